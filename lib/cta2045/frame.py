@@ -1,0 +1,274 @@
+# CTA-2045 framing: checksum, frame build/split, link ACK/NAK, and FrameReader, the
+# streaming receiver that turns bytes in any chunking into frame events.
+# Facts: docs/cta2045-protocol.md sections 1.2 (layout), 1.3 (checksum), 2.1 (ACK/NAK),
+# 2.3 (receive rules).
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+from cta2045 import CodecError
+
+# Message types (MT1 << 8 | MT2), section 1.2.
+MT_BASIC = const(0x0801)
+MT_INTERMEDIATE = const(0x0802)
+MT_DATALINK = const(0x0803)
+MT_COMMISSIONING = const(0x0804)
+
+# Link NAK codes, section 2.1.
+NAK_NO_REASON = const(0)
+NAK_INVALID_BYTE = const(1)
+NAK_INVALID_LENGTH = const(2)
+NAK_CHECKSUM = const(3)
+NAK_RESERVED = const(4)
+NAK_TIMEOUT = const(5)
+NAK_UNSUPPORTED_TYPE = const(6)
+NAK_UNSUPPORTED_REQUEST = const(7)
+
+ACK = b"\x06\x00"
+LEN_MASK = const(0x1FFF)  # the top 3 bits of LEN are reserved: masked on receive, 0 on send
+HEADER = const(4)
+OVERHEAD = const(6)  # header + CK1 + CK2
+
+# FrameReader events: handler(event, value).
+EV_FRAME = const(1)  # value: bytearray, a whole frame with a valid checksum
+EV_ACK = const(2)  # value: 0
+EV_NAK = const(3)  # value: the NAK code
+EV_BAD_CHECKSUM = const(4)  # value: bytearray, the frame as received (answer NAK 03)
+EV_OVERSIZE = const(5)  # value: the declared payload length (answer NAK 02)
+EV_TIMEOUT = const(6)  # value: bytearray, the partial frame given up by expire() (NAK 05)
+EV_JUNK = const(7)  # value: bytearray, bytes that start no frame
+
+
+def nak(code):
+    return bytes((0x15, code))
+
+
+def _sums(data, start, end):
+    # Fletcher-style running sums modulo 255 with seed 0xAA (section 1.3).
+    c1 = 0xAA
+    c2 = 0
+    i = start
+    while i < end:
+        c1 = (c1 + data[i]) % 255
+        c2 = (c2 + c1) % 255
+        i += 1
+    return c1, c2
+
+
+def checksum(data, start=0, end=-1):
+    """CK1 << 8 | CK2 for data[start:end] (header and payload)."""
+    if end < 0:
+        end = len(data)
+    c1, c2 = _sums(data, start, end)
+    k1 = 255 - (c1 + c2) % 255
+    return k1 << 8 | (255 - (c1 + k1) % 255)
+
+
+def valid(data, start=0, end=-1):
+    """Whole-frame check: the sums over header, payload and CK end at (0, 0)."""
+    if end < 0:
+        end = len(data)
+    c1, c2 = _sums(data, start, end)
+    return c1 == 0 and c2 == 0
+
+
+def build(mt, payload=b""):
+    """A whole frame: MT1 MT2 LEN_HI LEN_LO payload CK1 CK2."""
+    n = len(payload)
+    if n > LEN_MASK:
+        raise CodecError("payload too long")
+    f = bytearray(n + OVERHEAD)
+    f[0] = mt >> 8
+    f[1] = mt & 0xFF
+    f[2] = n >> 8
+    f[3] = n & 0xFF
+    f[4 : 4 + n] = payload
+    ck = checksum(f, 0, n + 4)
+    f[n + 4] = ck >> 8
+    f[n + 5] = ck & 0xFF
+    return bytes(f)
+
+
+def payload_length(data):
+    """LEN from a frame header, reserved bits masked."""
+    if len(data) < HEADER:
+        raise CodecError("truncated header")
+    return (data[2] << 8 | data[3]) & LEN_MASK
+
+
+def _is_link(b0, b1):
+    # 06 00 is the only ACK; 15 takes a NAK code 0..7. Anything else is junk, which keeps
+    # resync quick (a stray 06 or 15 does not swallow the start of the next frame).
+    return (b0 == 0x06 and b1 == 0) or (b0 == 0x15 and b1 <= 7)
+
+
+class FrameReader:
+    """Streaming receiver. feed() takes bytes in any chunking and calls handler(event,
+    value) for every ACK, NAK, frame, bad checksum, oversize length and junk run.
+
+    A candidate frame that fails (bad checksum, oversize length, expired) is given up
+    one byte at a time: the bytes after its first byte are scanned again, so a valid
+    frame hidden behind junk that looked like a header is still found. The buffer is
+    preallocated; feed() allocates nothing per byte, only one copy per reported event.
+    """
+
+    def __init__(self, handler, max_payload=256, first_bytes=b"\x08\x09"):
+        self.handler = handler
+        self.max_payload = max_payload
+        self.first_bytes = first_bytes  # first bytes that may start a frame (section 2.3)
+        self._cap = 2 * (max_payload + OVERHEAD)
+        self._buf = bytearray(self._cap)
+        self._s = 0  # start of the candidate frame in _buf
+        self._n = 0  # bytes held in _buf
+        self._need = 1  # candidate length at which the next decision is due
+        self._junk = -1  # start of an unreported junk run, or -1
+        self._seen = 0  # bytes before this index were already reported in a failed frame
+        self._t0 = 0  # ticks of the first byte of the current candidate
+        self.junk_bytes = 0
+
+    def reset(self):
+        """Drop everything held, without reporting it."""
+        self._s = self._n = self._seen = 0
+        self._need = 1
+        self._junk = -1
+
+    def pending(self):
+        """Number of bytes held in an incomplete candidate frame."""
+        return self._n - self._s
+
+    def partial_age(self, now):
+        """ms since the first byte of the incomplete frame arrived, or -1 if none (for
+        T_ML, section 2.2). now is in the same ticks_ms units given to feed()."""
+        if self._n == self._s:
+            return -1
+        return (now - self._t0) & 0x3FFFFFFF  # ticks_ms wraps at 2**30
+
+    def feed(self, data, now=0):
+        buf = self._buf
+        cap = self._cap
+        n = self._n
+        i = 0
+        end = len(data)
+        while i < end:
+            if n == cap:
+                self._n = n
+                self._compact()
+                n = self._n
+            if n == self._s:
+                self._t0 = now
+            buf[n] = data[i]
+            n += 1
+            i += 1
+            if n - self._s >= self._need:
+                self._n = n
+                self._settle()
+                n = self._n
+        self._n = n
+
+    def expire(self):
+        """Give up the incomplete candidate (T_ML passed): report EV_TIMEOUT with its
+        bytes, then scan what followed its first byte again."""
+        s = self._s
+        if self._n == s:
+            return
+        self._flush_junk(s)
+        self._seen = self._n
+        self.handler(EV_TIMEOUT, self._buf[s : self._n])
+        self._s = s + 1
+        self._settle()
+
+    def flush(self):
+        """End of input (captures): report a held partial frame and any junk."""
+        while self._n > self._s:
+            self.expire()
+        self._flush_junk(self._s)
+        self.reset()
+
+    def _flush_junk(self, upto):
+        j = self._junk
+        if j >= 0:
+            self._junk = -1
+            if upto > j:
+                self.handler(EV_JUNK, self._buf[j:upto])
+
+    def _drop(self, s):
+        # s is junk: count it, and open a junk run unless a failed frame already showed it
+        if s >= self._seen:
+            self.junk_bytes += 1
+            if self._junk < 0:
+                self._junk = s
+        return s + 1
+
+    def _compact(self):
+        s = self._s
+        self._flush_junk(s)
+        n = self._n
+        buf = self._buf
+        j = 0
+        while s < n:
+            buf[j] = buf[s]
+            j += 1
+            s += 1
+        self._seen = self._seen - self._s if self._seen > self._s else 0
+        self._s = 0
+        self._n = j
+
+    def _settle(self):
+        # Decide as much as the held bytes allow; leave _need at the next decision point.
+        buf = self._buf
+        s = self._s
+        n = self._n
+        h = self.handler
+        while True:
+            avail = n - s
+            if avail == 0:
+                if self._junk < 0:  # nothing held: start again at the front
+                    s = n = self._n = self._seen = 0
+                need = 1
+                break
+            b0 = buf[s]
+            if b0 == 0x06 or b0 == 0x15:
+                if avail < 2:
+                    need = 2
+                    break
+                b1 = buf[s + 1]
+                if _is_link(b0, b1):
+                    self._flush_junk(s)
+                    if b0 == 0x06:
+                        h(EV_ACK, 0)
+                    else:
+                        h(EV_NAK, b1)
+                    s += 2
+                else:
+                    s = self._drop(s)
+            elif b0 in self.first_bytes:
+                if avail < HEADER:
+                    need = HEADER
+                    break
+                ln = (buf[s + 2] << 8 | buf[s + 3]) & LEN_MASK
+                if ln > self.max_payload:
+                    self._flush_junk(s)
+                    h(EV_OVERSIZE, ln)
+                    s += 1
+                    continue
+                need = ln + OVERHEAD
+                if avail < need:
+                    break
+                self._flush_junk(s)
+                if valid(buf, s, s + need):
+                    h(EV_FRAME, buf[s : s + need])
+                    s += need
+                else:
+                    if s + need > self._seen:
+                        self._seen = s + need
+                    h(EV_BAD_CHECKSUM, buf[s : s + need])
+                    s += 1
+            else:
+                s = self._drop(s)
+        self._s = s
+        self._need = need
