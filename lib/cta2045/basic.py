@@ -8,7 +8,6 @@ from cta2045 import CodecError
 
 DURATION_UNKNOWN = 0x00
 DURATION_TOO_LONG = 0xFF
-DURATION_MAX_S = 2 * 254 * 254  # 129032 s, the longest representable duration
 
 
 def duration_code(seconds):

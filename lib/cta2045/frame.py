@@ -19,20 +19,12 @@ MT_INTERMEDIATE = const(0x0802)
 MT_DATALINK = const(0x0803)
 MT_COMMISSIONING = const(0x0804)
 
-# Link NAK codes, section 2.1.
-NAK_NO_REASON = const(0)
-NAK_INVALID_BYTE = const(1)
-NAK_INVALID_LENGTH = const(2)
-NAK_CHECKSUM = const(3)
-NAK_RESERVED = const(4)
-NAK_TIMEOUT = const(5)
-NAK_UNSUPPORTED_TYPE = const(6)
-NAK_UNSUPPORTED_REQUEST = const(7)
-
+# Link NAK codes 0..7 (section 2.1) are named in names.LINK_NAK: 2 invalid length,
+# 3 checksum error, 5 message timeout, 6 unsupported type, 7 request not supported.
 ACK = b"\x06\x00"
 LEN_MASK = const(0x1FFF)  # the top 3 bits of LEN are reserved: masked on receive, 0 on send
-HEADER = const(4)
-OVERHEAD = const(6)  # header + CK1 + CK2
+_HEADER = const(4)
+_OVERHEAD = const(6)  # header + CK1 + CK2
 
 # FrameReader events: handler(event, value).
 EV_FRAME = const(1)  # value: bytearray, a whole frame with a valid checksum
@@ -50,6 +42,8 @@ def nak(code):
 
 def _sums(data, start, end):
     # Fletcher-style running sums modulo 255 with seed 0xAA (section 1.3).
+    if end < 0:
+        end = len(data)
     c1 = 0xAA
     c2 = 0
     i = start
@@ -62,8 +56,6 @@ def _sums(data, start, end):
 
 def checksum(data, start=0, end=-1):
     """CK1 << 8 | CK2 for data[start:end] (header and payload)."""
-    if end < 0:
-        end = len(data)
     c1, c2 = _sums(data, start, end)
     k1 = 255 - (c1 + c2) % 255
     return k1 << 8 | (255 - (c1 + k1) % 255)
@@ -71,8 +63,6 @@ def checksum(data, start=0, end=-1):
 
 def valid(data, start=0, end=-1):
     """Whole-frame check: the sums over header, payload and CK end at (0, 0)."""
-    if end < 0:
-        end = len(data)
     c1, c2 = _sums(data, start, end)
     return c1 == 0 and c2 == 0
 
@@ -82,29 +72,9 @@ def build(mt, payload=b""):
     n = len(payload)
     if n > LEN_MASK:
         raise CodecError("payload too long")
-    f = bytearray(n + OVERHEAD)
-    f[0] = mt >> 8
-    f[1] = mt & 0xFF
-    f[2] = n >> 8
-    f[3] = n & 0xFF
-    f[4 : 4 + n] = payload
-    ck = checksum(f, 0, n + 4)
-    f[n + 4] = ck >> 8
-    f[n + 5] = ck & 0xFF
-    return bytes(f)
-
-
-def payload_length(data):
-    """LEN from a frame header, reserved bits masked."""
-    if len(data) < HEADER:
-        raise CodecError("truncated header")
-    return (data[2] << 8 | data[3]) & LEN_MASK
-
-
-def _is_link(b0, b1):
-    # 06 00 is the only ACK; 15 takes a NAK code 0..7. Anything else is junk, which keeps
-    # resync quick (a stray 06 or 15 does not swallow the start of the next frame).
-    return (b0 == 0x06 and b1 == 0) or (b0 == 0x15 and b1 <= 7)
+    f = bytes((mt >> 8, mt & 0xFF, n >> 8, n & 0xFF)) + payload
+    ck = checksum(f)
+    return f + bytes((ck >> 8, ck & 0xFF))
 
 
 class FrameReader:
@@ -121,7 +91,7 @@ class FrameReader:
         self.handler = handler
         self.max_payload = max_payload
         self.first_bytes = first_bytes  # first bytes that may start a frame (section 2.3)
-        self._cap = 2 * (max_payload + OVERHEAD)
+        self._cap = 2 * (max_payload + _OVERHEAD)
         self._buf = bytearray(self._cap)
         self._s = 0  # start of the candidate frame in _buf
         self._n = 0  # bytes held in _buf
@@ -136,10 +106,6 @@ class FrameReader:
         self._s = self._n = self._seen = 0
         self._need = 1
         self._junk = -1
-
-    def pending(self):
-        """Number of bytes held in an incomplete candidate frame."""
-        return self._n - self._s
 
     def partial_age(self, now):
         """ms since the first byte of the incomplete frame arrived, or -1 if none (for
@@ -196,14 +162,6 @@ class FrameReader:
             if upto > j:
                 self.handler(EV_JUNK, self._buf[j:upto])
 
-    def _drop(self, s):
-        # s is junk: count it, and open a junk run unless a failed frame already showed it
-        if s >= self._seen:
-            self.junk_bytes += 1
-            if self._junk < 0:
-                self._junk = s
-        return s + 1
-
     def _compact(self):
         s = self._s
         self._flush_junk(s)
@@ -237,38 +195,40 @@ class FrameReader:
                     need = 2
                     break
                 b1 = buf[s + 1]
-                if _is_link(b0, b1):
+                # 06 00 is the only ACK; 15 takes a NAK code 0..7. Anything else is junk,
+                # so a stray 06 or 15 does not swallow the start of the next frame.
+                if (b0 == 0x06 and b1 == 0) or (b0 == 0x15 and b1 <= 7):
                     self._flush_junk(s)
-                    if b0 == 0x06:
-                        h(EV_ACK, 0)
-                    else:
-                        h(EV_NAK, b1)
+                    h(EV_ACK if b0 == 0x06 else EV_NAK, b1)
                     s += 2
-                else:
-                    s = self._drop(s)
+                    continue
             elif b0 in self.first_bytes:
-                if avail < HEADER:
-                    need = HEADER
+                if avail < _HEADER:
+                    need = _HEADER
                     break
                 ln = (buf[s + 2] << 8 | buf[s + 3]) & LEN_MASK
+                self._flush_junk(s)
                 if ln > self.max_payload:
-                    self._flush_junk(s)
                     h(EV_OVERSIZE, ln)
                     s += 1
                     continue
-                need = ln + OVERHEAD
+                need = ln + _OVERHEAD
                 if avail < need:
                     break
-                self._flush_junk(s)
                 if valid(buf, s, s + need):
                     h(EV_FRAME, buf[s : s + need])
                     s += need
-                else:
-                    if s + need > self._seen:
-                        self._seen = s + need
-                    h(EV_BAD_CHECKSUM, buf[s : s + need])
-                    s += 1
-            else:
-                s = self._drop(s)
+                    continue
+                if s + need > self._seen:
+                    self._seen = s + need
+                h(EV_BAD_CHECKSUM, buf[s : s + need])
+                s += 1
+                continue
+            # junk: count it and open a junk run, unless a failed frame already showed it
+            if s >= self._seen:
+                self.junk_bytes += 1
+                if self._junk < 0:
+                    self._junk = s
+            s += 1
         self._s = s
         self._need = need
