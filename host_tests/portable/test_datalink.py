@@ -32,6 +32,9 @@ def test_bit_rate_and_power_mode():
 
 
 def test_longer_data_link_payload_is_kept():
+    m = message.decode(build(0x0803, h("17 02 03 04")))
+    assert m.name == "bit_rate" and m.fields == {"rate": 2, "extra": "0304"}
+    assert message.encode("bit_rate", rate=2, extra="0304") == build(0x0803, h("17 02 03 04"))
+    # slot opcodes 0x1A..0x1E (UNCONFIRMED) keep their bytes
     m = message.decode(build(0x0803, h("1B 02 03 04")))
-    assert m.name == "slot_response" and m.fields == {"slot": 2, "extra": "0304"}
-    assert message.encode("slot_response", slot=2, extra="0304") == build(0x0803, h("1B 02 03 04"))
+    assert m.name == "unknown_opcode" and m.fields == {"op2": 2, "extra": "0304"}

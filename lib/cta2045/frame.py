@@ -44,13 +44,19 @@ def _sums(data, start, end):
     # Fletcher-style running sums modulo 255 with seed 0xAA (section 1.3).
     if end < 0:
         end = len(data)
+    # The sums are reduced once per 1024 bytes, not per byte: they stay below 2**30,
+    # MicroPython's small-int range, so the loop never allocates.
     c1 = 0xAA
     c2 = 0
     i = start
     while i < end:
-        c1 = (c1 + data[i]) % 255
-        c2 = (c2 + c1) % 255
-        i += 1
+        stop = min(end, i + 1024)
+        while i < stop:
+            c1 += data[i]
+            c2 += c1
+            i += 1
+        c1 %= 255
+        c2 %= 255
     return c1, c2
 
 

@@ -21,11 +21,9 @@ BASIC = (
     "pending_event_type:opcode reboot:op2"
 ).split()
 
-# Data-link, section 2.6: entry op1 - 0x16 (0x1A..0x1E UNCONFIRMED, kept for decoding).
-DATALINK = (
-    "power_mode:mode bit_rate:rate max_payload_query:op2 max_payload:code slot_query:op2 "
-    "slot_response:slot slots_query:op2 slots_response:slot next_command_slot:slot"
-).split()
+# Data-link, section 2.6: entry op1 - 0x16. The slot opcodes 0x1A..0x1E (UNCONFIRMED)
+# decode as unknown_opcode with their bytes.
+DATALINK = "power_mode:mode bit_rate:rate max_payload_query:op2 max_payload:code".split()
 
 
 def opcode(table, op):
@@ -233,13 +231,16 @@ def decode_payload(mt, p, checksum_ok=True):
     return Message(mt, name, p, fields, reply, checksum_ok)
 
 
+_kinds = {}  # encode's look-ups, filled on first use
+
+
 def _find(name, reply):
-    # (mt, opcode bytes, groups) for a message kind; op2 of Basic/data-link is a field
+    # (mt, opcode bytes, groups or the opcode2 field) for a message kind
     for mt, table, base in ((MT_BASIC, BASIC, 1), (MT_DATALINK, DATALINK, 0x16)):
         for i in range(len(table)):
             e = table[i].split(":")
             if e[0] == name:
-                return mt, bytes((i + base,)), ("B " + e[1],)
+                return mt, bytes((i + base,)), e[1]
     for key in INTERMEDIATE:
         e = INTERMEDIATE[key]
         if e[0] == name:
@@ -254,16 +255,22 @@ def encode(name, reply=False, **fields):
     an MTSQ."""
     if name == "type_supported_query":
         return build(fields.get("mt", MT_BASIC))
-    mt, out, groups = _find(name, reply)
-    out = bytearray(out)
-    if mt != MT_INTERMEDIATE:
-        f = groups[0][2:]
-        fields[f] = fields.get(f, 0)
-    elif not reply and "records" in fields:
-        groups = _RECORDS
+    key = name + "+" if reply else name
+    k = _kinds.get(key)
+    if k is None:
+        k = _kinds[key] = _find(name, reply)
+    mt, out, groups = k
     try:
+        if mt != MT_INTERMEDIATE:  # opcode2 is the one field; data-link may carry extra
+            v = fields.pop(groups, 0)
+            if not isinstance(v, int) or not 0 <= v <= 255 or len(fields) > (mt == MT_DATALINK and "extra" in fields):
+                raise CodecError("bad fields for " + name)
+            return build(mt, out + bytes((v,)) + bytes.fromhex(fields.get("extra", "")))
+        out = bytearray(out)
+        if not reply and "records" in fields:
+            groups = _RECORDS
         used = _pack(groups, fields, out)
-        if "extra" in fields and mt != MT_BASIC:
+        if "extra" in fields:
             out += bytes.fromhex(fields["extra"])
             used += 1
     except CodecError:

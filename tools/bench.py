@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+# Codec benchmarks (`make bench`, not part of `make test`). They measure and print;
+# they never fail on a number.
+#   python tools/bench.py                  every section
+#   python tools/bench.py --only a         one section (comma-separated names; --list)
+# Sections:
+#   a  CPython throughput of our codec (lib/cta2045) against the PyPI `cta2045` 0.1.0
+#      codec ("PCTA"), decoding and encoding the same seeded mix of frames. Goal: ours
+#      at least 3x PCTA.
+# A new section is a function taking the parsed arguments, registered with
+# @section("name", "title"); it is then listed, run by default and selectable by --only.
+
+import argparse
+import gc
+import os
+import platform
+import random
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "host_tests"))
+import oracle  # noqa: E402  (puts lib/ first on sys.path; loads PCTA beside our codec)
+
+from cta2045 import message  # noqa: E402
+
+SECTIONS = []  # (name, title, function(args)), in run order
+GOAL = 3.0  # ours / PCTA throughput wanted for part a
+
+
+def section(name, title):
+    def register(fn):
+        SECTIONS.append((name, title, fn))
+        return fn
+
+    return register
+
+
+def best_of(repeat, fn):
+    """Shortest wall time of repeat calls of fn() (garbage collection off while timing)."""
+    best = None
+    for _ in range(repeat):
+        gc.collect()
+        gc.disable()
+        try:
+            t = time.perf_counter()
+            fn()
+            t = time.perf_counter() - t
+        finally:
+            gc.enable()
+        best = t if best is None or t < best else best
+    return best
+
+
+# ----------------------------------------------------------------------------- part a
+
+# kind -> weight in the mix. PCTA can build the first five kinds (its shed/critical_peak/
+# grid_emergency/load_up/end builders, its BasicDR dataclass for App ACKs and op-state
+# responses, advanced_load_up for ALU sets); it has no encoder for commodity read replies
+# or GetInformation replies, so those are only in the decode comparison.
+MIX = (
+    ("basic_event", 30),
+    ("end_shed", 5),
+    ("app_ack", 20),
+    ("op_state", 15),
+    ("alu_set", 10),
+    ("commodity_reply", 12),
+    ("get_information", 8),
+)
+DURATION_CMDS = ("shed", "critical_peak", "grid_emergency", "load_up")
+ACKED = (0x01, 0x02, 0x06, 0x07, 0x0A, 0x0B, 0x0E, 0x11, 0x14, 0x15, 0x16, 0x17)
+ALU_OPT = (  # our field, PCTA argument, bits
+    ("efficiency", "efficiency", 8),
+    ("event_id", "event_id", 32),
+    ("start", "start_time", 32),
+    ("start_rand", "start_randomization", 8),
+    ("end_rand", "end_randomization", 8),
+)
+
+
+def make_mix(n, seed, pcta):
+    """n items (kind, our encode spec, PCTA encode spec or None, frame), drawn from a
+    seeded generator. Specs are (callable, args, kwargs); PCTA's arguments (Duration
+    objects, enums) are prepared here, outside the timed loops, like our kwargs."""
+    app, Duration, Cat = pcta.app, pcta.codec.Duration, pcta.enums.BasicDRCategory
+    rnd = random.Random(seed)
+    kinds = [k for k, w in MIX for _ in range(w)]
+    enc = message.encode
+    items = []
+    for _ in range(n):
+        kind = rnd.choice(kinds)
+        theirs = None
+        if kind == "basic_event":
+            cmd = rnd.choice(DURATION_CMDS)
+            b = rnd.randrange(256)
+            ours = (enc, (cmd,), {"duration": b})
+            theirs = (getattr(app, cmd), (Duration.from_byte(b),), {})
+        elif kind == "end_shed":
+            ours = (enc, ("end_shed",), {})
+            theirs = (app.end, (), {})
+        elif kind == "app_ack":
+            op = rnd.choice(ACKED)
+            ours = (enc, ("app_ack",), {"opcode": op})
+            theirs = (app.BasicDR, (Cat.ACK, op), {})
+        elif kind == "op_state":
+            s = rnd.randrange(15)
+            ours = (enc, ("op_state",), {"state": s})
+            theirs = (app.BasicDR, (Cat.State_Query_Response, s), {})
+        elif kind == "alu_set":
+            d, v, u = rnd.randrange(1, 721), rnd.choice((0xFFFF, rnd.randrange(1, 100))), rnd.randrange(4)
+            kw = {"duration_min": d, "value": v, "units": u}
+            tkw = {}
+            for o, t, bits in ALU_OPT[: rnd.randrange(6)]:
+                kw[o] = tkw[t] = rnd.getrandbits(bits)
+            ours = (enc, ("advanced_load_up",), kw)
+            theirs = (app.advanced_load_up, (d, v, u), tkw)
+        elif kind == "commodity_reply":
+            recs = []
+            for code in rnd.sample((0, 6, 7, 8, 10, 11), rnd.randrange(2, 4)):
+                recs.append(
+                    {
+                        "code": code,
+                        "measured": rnd.random() < 0.3,
+                        "rate": rnd.randrange(6000),
+                        "cumulative": rnd.randrange(1 << 24),
+                    }
+                )
+            ours = (enc, ("commodity_read", True), {"rc": 0, "records": recs})
+        else:  # get_information reply: 53 bytes, or the 16 mandatory ones (Rinnai)
+            kw = {
+                "rc": 0,
+                "version": "B",
+                "vendor_id": rnd.randrange(0x10000),
+                "device_type": rnd.choice((1, 2, 3, 0x1B)),
+                "revision": rnd.randrange(100),
+                "capability": rnd.choice((0, 0x40, 0x1FF)),
+                "reserved": 0,
+            }
+            if rnd.random() < 0.75:
+                kw.update(
+                    model="HPWH-%05d" % rnd.randrange(100000),
+                    serial="SN%014d" % rnd.randrange(10**14),
+                    fw_year=rnd.randrange(15, 26),
+                    fw_month=rnd.randrange(12),
+                    fw_day=rnd.randrange(1, 29),
+                    fw_major=rnd.randrange(10),
+                    fw_minor=rnd.randrange(100),
+                )
+            ours = (enc, ("get_information", True), kw)
+        fn, a, kw = ours
+        items.append((kind, ours, theirs, fn(*a, **kw)))
+    return items
+
+
+def _check_mix(items, pcta):
+    """Untimed sanity pass: both sides must build the same bodies and read every frame,
+    or the timings compare different work. Problems are printed, not raised."""
+    problems = []
+    for kind, _, theirs, f in items:
+        try:
+            if theirs is not None:
+                fn, a, kw = theirs
+                if fn(*a, **kw).to_bytes() != f[:-2]:
+                    problems.append("%s: PCTA builds a different body for %s" % (kind, f.hex()))
+            if not message.decode(f).checksum_ok:
+                problems.append("%s: bad checksum in %s" % (kind, f.hex()))
+            pcta.app.decode(f[:-2])
+        except Exception as e:
+            problems.append("%s: %r on %s" % (kind, e, f.hex()))
+    for p in problems[:10]:
+        print("warning: " + p)
+    if problems:
+        print("warning: %d frames of the mix do not agree; the timings below are suspect" % len(problems))
+
+
+def _rate(n, t):
+    return n / t if t else float("inf")
+
+
+@section("a", "CPython throughput: our codec vs PCTA (PyPI cta2045 0.1.0)")
+def part_a(args):
+    pcta = oracle.load()
+    items = make_mix(args.frames, args.seed, pcta)
+    _check_mix(items, pcta)
+    frames = [it[3] for it in items]
+    bodies = [f[:-2] for f in frames]  # PCTA works on header + payload, no checksum
+    both = [(it[1], it[2]) for it in items if it[2] is not None]
+    ours_enc = [o for o, _ in both]
+    pcta_enc = [t for _, t in both]
+    ours_enc_all = [it[1] for it in items]
+
+    decode = message.decode
+    pdecode = pcta.app.decode
+
+    def ours_decode():
+        for f in frames:
+            decode(f)
+
+    def ours_decode_nocheck():
+        for f in frames:
+            decode(f, False)
+
+    def pcta_decode():
+        for b in bodies:
+            pdecode(b)
+
+    def ours_encode(specs=ours_enc):
+        for fn, a, kw in specs:
+            fn(*a, **kw)
+
+    def pcta_encode():
+        for fn, a, kw in pcta_enc:
+            fn(*a, **kw).to_bytes()
+
+    r = args.repeat
+    t = {
+        "ours_dec": best_of(r, ours_decode),
+        "pcta_dec": best_of(r, pcta_decode),
+        "ours_enc": best_of(r, ours_encode),
+        "pcta_enc": best_of(r, pcta_encode),
+        "ours_dec_nock": best_of(r, ours_decode_nocheck),
+        "ours_enc_all": best_of(r, lambda: ours_encode(ours_enc_all)),
+    }
+    nd, ne = len(frames), len(both)
+
+    counts = {}
+    for it in items:
+        counts[it[0]] = counts.get(it[0], 0) + 1
+    print("mix: %d frames, seed %d, best of %d; %s" % (nd, args.seed, r, ", ".join("%s %d" % (k, counts.get(k, 0)) for k, _ in MIX)))
+    print("encode compares only the kinds PCTA can build (%d frames: basic_event, end_shed, app_ack," % ne)
+    print("op_state, alu_set); PCTA has no encoder for commodity_reply or get_information.")
+    print("decode: ours message.decode(frame) checks the checksum; PCTA app.decode(body) cannot.")
+    print()
+    rows = [
+        ("decode", nd, t["ours_dec"], t["pcta_dec"]),
+        ("encode", ne, t["ours_enc"], t["pcta_enc"]),
+        ("combined", nd + ne, t["ours_dec"] + t["ours_enc"], t["pcta_dec"] + t["pcta_enc"]),
+    ]
+    print("%-10s %8s %14s %14s %10s" % ("", "frames", "ours frames/s", "PCTA frames/s", "ours/PCTA"))
+    worst = None
+    for name, n, to, tp in rows:
+        ratio = tp / to
+        worst = ratio if worst is None or ratio < worst else worst
+        print("%-10s %8d %14.0f %14.0f %9.2fx" % (name, n, _rate(n, to), _rate(n, tp), ratio))
+    print()
+    print("goal: ours >= %.0fx PCTA in each row: %s (lowest %.2fx)" % (GOAL, "met" if worst >= GOAL else "NOT met", worst))
+    print(
+        "for reference: ours decode without the checksum check %.0f frames/s; ours encode of the"
+        " whole mix %.0f frames/s" % (_rate(nd, t["ours_dec_nock"]), _rate(nd, t["ours_enc_all"]))
+    )
+    if args.by_kind:
+        _by_kind(items, pcta, r)
+    return t
+
+
+def _by_kind(items, pcta, r):
+    # The same timings per kind of frame (where the time goes).
+    decode = message.decode
+    pdecode = pcta.app.decode
+    print()
+    print("%-16s %7s %12s %12s %7s %12s %12s %7s" % ("by kind", "frames", "ours dec/s", "PCTA dec/s", "ratio", "ours enc/s", "PCTA enc/s", "ratio"))
+    for kind, _ in MIX:
+        sub = [it for it in items if it[0] == kind]
+        if not sub:
+            continue
+        fr = [it[3] for it in sub]
+        bo = [f[:-2] for f in fr]
+        to = best_of(r, lambda: [decode(f) for f in fr])
+        tp = best_of(r, lambda: [pdecode(b) for b in bo])
+        eo = best_of(r, lambda: [fn(*a, **kw) for fn, a, kw in (it[1] for it in sub)])
+        line = "%-16s %7d %12.0f %12.0f %6.2fx %12.0f" % (kind, len(sub), _rate(len(sub), to), _rate(len(sub), tp), tp / to, _rate(len(sub), eo))
+        if sub[0][2] is not None:
+            ep = best_of(r, lambda: [fn(*a, **kw).to_bytes() for fn, a, kw in (it[2] for it in sub)])
+            line += " %12.0f %6.2fx" % (_rate(len(sub), ep), ep / eo)
+        else:
+            line += " %12s %7s" % ("-", "-")
+        print(line)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="codec benchmarks (measure only)")
+    ap.add_argument("--only", help="comma-separated section names to run (default: all)")
+    ap.add_argument("--list", action="store_true", help="list the sections and exit")
+    ap.add_argument("--frames", type=int, default=12000, help="frames in the part a mix (default 12000)")
+    ap.add_argument("--seed", type=int, default=2045, help="seed of the part a mix (default 2045)")
+    ap.add_argument("--repeat", type=int, default=5, help="repeats per timing, best is kept (default 5)")
+    ap.add_argument("--by-kind", action="store_true", help="part a: also time each kind of frame on its own")
+    args = ap.parse_args(argv)
+    if args.list:
+        for name, title, _ in SECTIONS:
+            print("%-4s %s" % (name, title))
+        return 0
+    names = [s[0] for s in SECTIONS]
+    only = names if not args.only else [x.strip() for x in args.only.split(",") if x.strip()]
+    unknown = [x for x in only if x not in names]
+    if unknown:
+        ap.error("unknown section %s (have: %s)" % (", ".join(unknown), ", ".join(names)))
+    print("bench: %s %s on %s" % (platform.python_implementation(), platform.python_version(), platform.machine()))
+    for name, title, fn in SECTIONS:
+        if name in only:
+            print()
+            print("== %s: %s" % (name, title))
+            fn(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
