@@ -7,6 +7,9 @@
 #   a  CPython throughput of our codec (lib/cta2045) against the PyPI `cta2045` 0.1.0
 #      codec ("PCTA"), decoding and encoding the same seeded mix of frames. Goal: ours
 #      at least 3x PCTA.
+#   b  under MicroPython (the WebAssembly port, or MICROPYTHON=/path/to/micropython):
+#      heap bytes the streaming FrameReader allocates per byte fed and per complete
+#      frame (gc.mem_alloc deltas; tools/mp_alloc.py). Goal: 0 per byte, <= 64 per frame.
 # A new section is a function taking the parsed arguments, registered with
 # @section("name", "title"); it is then listed, run by default and selectable by --only.
 
@@ -212,6 +215,20 @@ def part_a(args):
         for fn, a, kw in pcta_enc:
             fn(*a, **kw).to_bytes()
 
+    # the same work as ours: PCTA plus the checksum it does not handle
+    from cta2045.frame import checksum, valid
+
+    pairs = list(zip(bodies, frames))
+
+    def pcta_decode_ck():
+        for b, f in pairs:
+            pdecode(b)
+            valid(f)
+
+    def pcta_encode_ck():
+        for fn, a, kw in pcta_enc:
+            checksum(fn(*a, **kw).to_bytes())
+
     r = args.repeat
     t = {
         "ours_dec": best_of(r, ours_decode),
@@ -220,6 +237,8 @@ def part_a(args):
         "pcta_enc": best_of(r, pcta_encode),
         "ours_dec_nock": best_of(r, ours_decode_nocheck),
         "ours_enc_all": best_of(r, lambda: ours_encode(ours_enc_all)),
+        "pcta_dec_ck": best_of(r, pcta_decode_ck),
+        "pcta_enc_ck": best_of(r, pcta_encode_ck),
     }
     nd, ne = len(frames), len(both)
 
@@ -248,6 +267,10 @@ def part_a(args):
         "for reference: ours decode without the checksum check %.0f frames/s; ours encode of the"
         " whole mix %.0f frames/s" % (_rate(nd, t["ours_dec_nock"]), _rate(nd, t["ours_enc_all"]))
     )
+    print(
+        "same work (PCTA plus our checksum code, which it lacks): decode %.2fx, encode %.2fx"
+        % (t["pcta_dec_ck"] / t["ours_dec"], t["pcta_enc_ck"] / t["ours_enc"])
+    )
     if args.by_kind:
         _by_kind(items, pcta, r)
     return t
@@ -275,6 +298,42 @@ def _by_kind(items, pcta, r):
         else:
             line += " %12s %7s" % ("-", "-")
         print(line)
+
+
+@section("b", "MicroPython: FrameReader heap allocation per byte and per frame")
+def part_b(args):
+    import json
+    import subprocess
+
+    script = os.path.join(ROOT, "tools", "mp_alloc.py")
+    upy = os.environ.get("MICROPYTHON")
+    if upy:
+        cmd = [upy, script]
+        env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "lib") + ":.frozen")
+        where = "unix port " + upy
+    else:
+        cmd = ["node", os.path.join(ROOT, "host_tests", "run_micropython.mjs"), "--exec", script]
+        env = None
+        where = "WebAssembly port (npm @micropython/micropython-webassembly-pyscript)"
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        print("could not run MicroPython: %s" % e)
+        return None
+    line = [x for x in proc.stdout.splitlines() if x.startswith("ALLOC ")]
+    if proc.returncode or not line:
+        print("MicroPython run failed:\n" + proc.stdout + proc.stderr)
+        return None
+    res = json.loads(line[0][6:])
+    print("runtime: %s" % where)
+    print("bytes fed that complete no frame:   %.2f B allocated per byte   (goal 0)" % res["bytes_per_byte_no_frame"])
+    print("stream fed one byte at a time:      %.1f B per complete frame (goal <= 64)" % res["bytes_per_frame_bytewise"])
+    print("stream fed in 64-byte chunks:       %.1f B per complete frame" % res["bytes_per_frame_chunks64"])
+    print("  (%d frames, mean length %.1f B)" % (res["frames"], res["mean_frame_len"]))
+    print("per frame length: " + ", ".join("%s B -> %.0f B" % (k, v) for k, v in sorted(res["bytes_per_frame_by_length"].items(), key=lambda kv: int(kv[0]))))
+    ok = res["bytes_per_byte_no_frame"] == 0 and res["bytes_per_frame_bytewise"] <= 64
+    print("goal: %s" % ("met" if ok else "NOT met"))
+    return res
 
 
 # ----------------------------------------------------------------------------- main

@@ -136,3 +136,14 @@ def test_encode_rejects_bad_fields():
     raises_codec_error(message.encode, "shed", duration=-1)
     raises_codec_error(message.encode, "shed", seconds=5)
     raises_codec_error(message.encode, "no_such_message")
+
+
+def test_non_finite_inputs_raise_codec_error():
+    inf = float("inf")
+    nan = float("nan")
+    assert basic.duration_code(inf) == 0xFF  # longer than representable
+    raises_codec_error(basic.duration_code, nan)
+    raises_codec_error(basic.duration_code, -inf)
+    raises_codec_error(basic.price_code, nan)
+    raises_codec_error(basic.price_code, inf)
+    raises_codec_error(basic.power_code, nan)

@@ -50,3 +50,9 @@ def test_decode_rejects_structural_problems():
     raises_codec_error(message.decode, frame.build(0x0801, h("01")))
     raises_codec_error(message.decode, frame.build(0x0802, h("01")))
     raises_codec_error(message.decode, frame.build(0x0803, h("18")))
+
+
+def test_decode_accepts_only_real_link_messages():
+    raises_codec_error(message.decode, h("06 05"))  # 06 00 is the only ACK
+    raises_codec_error(message.decode, h("15 09"))  # NAK codes are 0..7
+    assert message.decode(h("15 07")).name == "link_nak"

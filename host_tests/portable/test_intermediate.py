@@ -176,3 +176,11 @@ def test_unknown_opcode_keeps_raw_bytes():
     u = message.decode(h("08 32 00 02 01 01 E2 34"))
     assert u.name == "unknown_type" and u.payload == h("01 01")
     assert u.to_dict()["payload"] == "0101"
+
+
+def test_roles_of_requests_and_replies():
+    role = lambda f: message.decode(f).to_dict()["role"]  # noqa: E731
+    assert role(message.encode("commodity_read")) == "get"
+    assert role(message.encode("commodity_read", commodity=0)) == "get"  # one commodity, 4.3
+    assert role(message.encode("utc_time", utc=1, tz=0, dst=0)) == "set"
+    assert role(message.encode("utc_time", reply=True, rc=0)) == "reply"

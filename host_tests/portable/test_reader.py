@@ -204,3 +204,20 @@ def test_no_allocation_per_byte_fed():
     used = gc.mem_alloc() - before
     gc.enable()
     assert used == 0, used
+
+
+def test_a_timed_out_partial_is_reported_once():
+    # a partial that holds another frame start: one EV_TIMEOUT, not one per start byte
+    ev = Events()
+    r = FrameReader(ev)
+    r.feed(h("08 01 00 02 08 01"), now=0)
+    r.expire()
+    assert ev.items == [(EV_TIMEOUT, h("08 01 00 02 08 01"))]
+    assert r.partial_age(600) == -1  # nothing left to time out again
+    r.feed(STREAM[0])
+    assert ev.items[-1] == (EV_FRAME, STREAM[0])
+    ev2 = Events()
+    r2 = FrameReader(ev2)
+    r2.feed(h("08 01 00 02 08 01"))
+    r2.flush()
+    assert ev2.items == [(EV_TIMEOUT, h("08 01 00 02 08 01"))]

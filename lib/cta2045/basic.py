@@ -6,20 +6,16 @@ from math import sqrt
 
 from cta2045 import CodecError
 
-DURATION_UNKNOWN = 0x00
-DURATION_TOO_LONG = 0xFF
-
-
 def duration_code(seconds):
     """Byte n with 2*n^2 <= seconds, rounded down as PCTA and RADI do (600 s -> 0x11,
     578 s). None -> 0x00 (unknown); under 2 s -> 0x01; over 0xFE -> 0xFF (too long)."""
     if seconds is None:
-        return DURATION_UNKNOWN
-    if seconds < 0:
+        return 0  # unknown
+    if not seconds >= 0:  # negative or NaN
         raise CodecError("duration < 0")
+    if seconds >= 2 * 255 * 255:
+        return 0xFF  # too long
     x = int(seconds) // 2
-    if x >= 255 * 255:
-        return DURATION_TOO_LONG
     n = int(sqrt(x))  # single-precision float on some ports: correct it in integers
     while n * n > x:
         n -= 1
@@ -30,7 +26,7 @@ def duration_code(seconds):
 
 def duration_seconds(code):
     """Seconds for a duration byte; None for 0x00 (unknown) and 0xFF (too long)."""
-    if code == DURATION_UNKNOWN or code == DURATION_TOO_LONG:
+    if code == 0 or code == 0xFF:
         return None
     return 2 * code * code
 
@@ -40,8 +36,8 @@ def price_code(ratio):
     (unknown); beyond 0xFE -> 0xFF (too large)."""
     if ratio is None:
         return 0
-    if ratio < 0:
-        raise CodecError("price ratio < 0")
+    if not 0 <= ratio < 1e6:  # negative, NaN or infinite
+        raise CodecError("bad price ratio")
     n = int((sqrt(4096 + 32768 * ratio) - 62) / 2 + 0.5)
     return 1 if n < 1 else (n if n < 255 else 255)
 

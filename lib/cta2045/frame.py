@@ -153,6 +153,8 @@ class FrameReader:
         self.handler(EV_TIMEOUT, self._buf[s : self._n])
         self._s = s + 1
         self._settle()
+        if self._n <= self._seen:  # what is left was part of the timed-out bytes: drop it
+            self.reset()
 
     def flush(self):
         """End of input (captures): report a held partial frame and any junk."""

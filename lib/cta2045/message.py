@@ -1,7 +1,7 @@
 # Decode any CTA-2045 frame to a Message, and encode any message kind by name.
 # Basic DR (section 3), Intermediate DR (section 4) and data-link (section 2.6) messages
 # are described by tables; one small interpreter decodes and encodes all of them, so a
-# decoded message re-encodes to the same bytes. Unknown types and opcodes decode
+# decoded message re-encodes to the same bytes (fixed-width text re-encodes NUL-padded). Unknown types and opcodes decode
 # leniently (raw bytes kept); structural problems raise CodecError.
 
 import struct
@@ -189,8 +189,8 @@ class Message:
 def decode(frame, check=True):
     """Decode one whole frame (or a 2-byte link ACK/NAK) to a Message."""
     n = len(frame)
-    if n == 2 and frame[0] in (0x06, 0x15):
-        if frame[0] == 0x06:
+    if n == 2 and (frame[0] == 6 and frame[1] == 0 or frame[0] == 0x15 and frame[1] < 8):
+        if frame[0] == 6:
             return Message(0, "link_ack", bytes(frame))
         return Message(0, "link_nak", bytes(frame), {"nak": frame[1]})
     if n < 6:

@@ -93,7 +93,7 @@ def _humanize(f, out):
         elif k == "code":  # max payload codes 0..0x0D (section 2.6)
             out["max_payload_bytes"] = 2 << v if v < 10 else (1280, 1500, 2048, 4096, None)[min(v - 10, 4)]
         elif k == "rate":
-            out["bit_rate"] = 19200 * (1, 2, 3, 6, 12, 24, 48, 96, 192)[v] if v < 9 else None
+            out["bit_rate"] = 19200 * (v + 1) if v < 2 else 57600 << (v - 2) if v < 9 else None
         elif k == "value" and f.get("units", 9) < 4 and v < 0xFFFF:  # ALU, section 4.6
             out["energy_wh"] = v * 10 ** f["units"]
         elif k == "records":
@@ -109,7 +109,8 @@ def describe(msg):
         d["op1"] = msg.op1
         d["op2"] = msg.op2
     if msg.mt == 0x0802 and msg.op2 is not None:
-        d["role"] = "reply" if msg.reply else ("get" if len(msg.payload) == 2 else "set")
+        # a request without data is a Get, and so is 06 00 <code> (one commodity, 4.3)
+        d["role"] = "reply" if msg.reply else "get" if len(msg.payload) == 2 or "commodity" in msg.fields else "set"
     if msg.name == "unknown_type":
         d["payload"] = hexstr(msg.payload)
     f = {}
