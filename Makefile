@@ -43,9 +43,9 @@ setup: $(VENV)/.installed node_modules/.installed
 # --- tests ----------------------------------------------------------------------------
 
 test: setup
+	$(MAKE) --no-print-directory size
 	$(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-micropython
-	$(MAKE) --no-print-directory size
 
 test-python: $(VENV)/.installed
 	$(PY) -m pytest host_tests

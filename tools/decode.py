@@ -22,7 +22,7 @@ import cta2045  # noqa: E402
 if not os.path.realpath(cta2045.__file__).startswith(os.path.realpath(_LIB) + os.sep):  # another cta2045 won
     raise ImportError("decode.py needs the codec in %s, got %s" % (_LIB, cta2045.__file__))
 
-from cta2045 import CodecError, basic  # noqa: E402
+from cta2045 import CodecError, basic, names  # noqa: E402
 from cta2045.frame import (  # noqa: E402
     ACK,
     EV_ACK,
@@ -47,23 +47,15 @@ from cta2045.message import decode, encode  # noqa: E402
 
 # Names the encode options accept (docs sections 2.6, 3.1-3.3, 4.3, 4.6). Decoded output
 # takes its names from the codec (Message.to_dict).
-GUIDANCE = "bad neutral good".split()
-COMM_STATUS = "lost found poor".split()
-OP_STATES = (
-    "idle_normal running_normal running_curtailed running_heightened idle_curtailed sgd_error "
-    "idle_heightened cycling_on cycling_off variable_following variable_not_following "
-    "idle_opted_out running_opted_out running_price_stream idle_price_stream"
-).split()
-APP_NAK = "no_reason opcode1_not_supported opcode2_invalid busy length_invalid customer_override".split()
-WEEKDAYS = "sunday monday tuesday wednesday thursday friday saturday".split()
-COMMODITIES = (
-    "electricity_consumed electricity_produced natural_gas_ft3 water_gal natural_gas_m3 water_l "
-    "total_storage_capacity present_storage_capacity rated_max_consumption rated_max_production "
-    "alu_total_storage_capacity alu_present_storage_capacity"
-).split()
+GUIDANCE = names.TABLES["guidance"].split()
+COMM_STATUS = names.TABLES["status"].split()
+OP_STATES = names.TABLES["state"].split()
+APP_NAK = names.TABLES["reason"].split()
+WEEKDAYS = names.WEEKDAYS.split()
+COMMODITIES = names.COMMODITIES.split()
 MAX_PAYLOAD = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1280, 1500, 2048, 4096)
-UNITS = ["Wh", "10Wh", "100Wh", "kWh"]  # ALU units 0..3
-EPOCH_2000 = 946684800  # CTA-2045 UTC counts seconds from 2000-01-01T00:00:00Z
+UNITS = names.TABLES["units"].split()  # ALU units 0..3
+EPOCH_2000 = names.EPOCH_2000
 MT_NAMES = {
     "basic": MT_BASIC,
     "intermediate": MT_INTERMEDIATE,

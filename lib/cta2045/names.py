@@ -26,14 +26,14 @@ TABLES = {
     "units": "Wh 10Wh 100Wh kWh",
     "device_type": "unspecified water_heater_gas water_heater_electric water_heater_heat_pump",
 }
-_WEEKDAYS = "sunday monday tuesday wednesday thursday friday saturday"
+WEEKDAYS = "sunday monday tuesday wednesday thursday friday saturday"
 # capability bits 0..8 (section 4.2)
-_CAPABILITIES = (
+CAPABILITIES = (
     "cycling tier_mode price_mode temperature_offset continuously_variable_power "
     "discretely_variable_power advanced_load_up price_stream efficiency_level"
 )
 # commodity codes (section 4.3): rates in W and amounts in Wh unless the name says
-_COMMODITIES = (
+COMMODITIES = (
     "electricity_consumed electricity_produced natural_gas_ft3 water_gal natural_gas_m3 "
     "water_l total_storage_capacity present_storage_capacity rated_max_consumption "
     "rated_max_production alu_total_storage_capacity alu_present_storage_capacity"
@@ -78,12 +78,12 @@ def _humanize(f, out):
             out["percent"] = round(pct, 1)
             out["direction"] = "produce" if produce else "absorb"
         elif k == "timesync":
-            out["weekday"] = pick(_WEEKDAYS, v >> 5)
+            out["weekday"] = pick(WEEKDAYS, v >> 5)
             out["hour"] = v & 0x1F
         elif k == "device_type" and v > 3:
             out["device_type_name"] = {0x1B: "water_heater_heat_pump_variable", 0x1C: "water_heater_phase_change"}.get(v)
         elif k == "capability":
-            out["capabilities"] = [c for i, c in enumerate(_CAPABILITIES.split()) if v >> i & 1]
+            out["capabilities"] = [c for i, c in enumerate(CAPABILITIES.split()) if v >> i & 1]
         elif k == "utc":
             out["utc_unix"] = v + EPOCH_2000
         elif k == "tz" or k == "dst":
@@ -97,7 +97,7 @@ def _humanize(f, out):
         elif k == "value" and f.get("units", 9) < 4 and v < 0xFFFF:  # ALU, section 4.6
             out["energy_wh"] = v * 10 ** f["units"]
         elif k == "records":
-            out[k] = [dict(r, name=pick(_COMMODITIES, r["code"])) for r in v]
+            out[k] = [dict(r, name=pick(COMMODITIES, r["code"])) for r in v]
 
 
 def describe(msg):
