@@ -1,0 +1,73 @@
+# The asyncio driver of the engine: one task moves bytes between a byte port and the
+# Engine and runs its timers; commands from the HTTP layer are awaited here.
+# A byte port has readinto(buf) -> int (non-blocking, 0 when nothing is there) and
+# async write(data); boards/ provide them (UART, tty), tools/ has in-memory ones.
+
+import asyncio
+
+from ucm.clock import sleep_ms, ticks_ms
+from ucm.engine import Engine
+
+
+class Ucm:
+    """The engine on a port. run() never returns; call() sends a command and waits for
+    its outcome; status()/info()/energy()/frames() read the SGD's state."""
+
+    def __init__(self, port, settings=None, unix_time=None, trace=None, step_ms=4, clock=ticks_ms):
+        self.port = port
+        self.clock = clock
+        self.engine = Engine(settings, unix_time, clock())
+        self.engine.trace = trace
+        self.step_ms = step_ms  # port poll period; well inside T_MA (40 ms)
+        self._buf = bytearray(256)
+        self.polls = 0  # loop passes: the watchdog supervisor's sign of progress
+
+    async def run(self):
+        e = self.engine
+        buf = self._buf
+        mv = memoryview(buf)
+        clock = self.clock
+        while True:
+            n = self.port.readinto(buf)
+            if n:
+                e.feed(mv[:n], clock())
+                if n == len(buf):
+                    continue  # more may be waiting
+            for f in e.poll(clock()):
+                await self.port.write(f)
+            self.polls += 1
+            await sleep_ms(min(self.step_ms, e.next_due(clock())))
+
+    async def call(self, kind, **args):
+        """Queue a command (see Engine.submit) and wait for its result dict. Bad
+        arguments raise ValueError before anything is queued."""
+        tx = self.engine.submit(kind, args)
+        if not tx.done:
+            ev = asyncio.Event()
+            tx.callbacks.append(lambda t: ev.set())
+            s = self.engine.s
+            # the engine always finishes a request; this only guards against a stalled loop
+            limit = (s.max_attempts * (s.retry_gap_ms + s.ack_timeout_ms) + s.reply_timeout_ms) / 1000 + 60
+            try:
+                await asyncio.wait_for(ev.wait(), limit)
+            except asyncio.TimeoutError:
+                tx.finish("timeout", "no outcome from the engine")
+        return self.engine.result(tx)
+
+    def status(self):
+        return self.engine.status(self.clock())
+
+    def info(self):
+        return self.engine.info
+
+    def energy(self):
+        e = self.engine
+        if e.energy is None:
+            return None
+        return {"records": e.energy, "age_s": (self.clock() - e.energy_at) / 1000}
+
+    def frames(self, n=50):
+        return self.engine.frames(n, self.clock())
+
+    def set_upstream(self, ok):
+        self.engine.set_upstream(ok)
