@@ -1,7 +1,8 @@
 # The UCM firmware's PC-side commands. `make test` and `make sim` set everything up
 # themselves on a machine with Python >= 3.10, Node.js >= 18 and make.
 #   make test                      every test: CPython, MicroPython, size budget
-#   make sim                       the firmware against a simulated water heater
+#   make sim                       the firmware against a simulated water heater, the
+#                                  HTTP API on 127.0.0.1:8080 (PORT=, SERIAL=, QUIET=1)
 #   make test-micropython          the portable tests under MicroPython only
 #   make test-micropython MICROPYTHON=/path/to/micropython   ... under a unix-port binary
 #   make size                      .mpy size table and budget check
@@ -20,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 all: help
 
 help:
-	@sed -n '1,11p' Makefile
+	@sed -n '1,9p' Makefile
 
 # --- set-up ---------------------------------------------------------------------------
 
@@ -66,12 +67,10 @@ bench: setup
 
 # --- run ------------------------------------------------------------------------------
 
+# PORT= HTTP port (8080), SERIAL= a real SGD's tty (no simulator), QUIET=1 no trace,
+# MICROPYTHON= run the firmware under a unix-port binary, UCM_TOKEN= the API token
 sim: $(VENV)/.installed
-	@echo "make sim: the firmware (host board) against a simulated water heater, the HTTP"
-	@echo "API and page on 127.0.0.1:$${PORT:-8080}. The engine, the simulator and the HTTP"
-	@echo "API are not built yet; until then try the codec:"
-	@echo "  $(PY) tools/decode.py '08 01 00 02 01 11 E9 4E'"
-	@echo "  $(PY) tools/decode.py encode shed --duration-s 600"
+	PORT="$(PORT)" SERIAL="$(SERIAL)" QUIET="$(QUIET)" MICROPYTHON="$(MICROPYTHON)" $(PY) tools/sim.py
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -10,6 +10,12 @@
 #   b  under MicroPython (the WebAssembly port, or MICROPYTHON=/path/to/micropython):
 #      heap bytes the streaming FrameReader allocates per byte fed and per complete
 #      frame (gc.mem_alloc deltas; tools/mp_alloc.py). Goal: 0 per byte, <= 64 per frame.
+#   c  `make sim` over a real pty and HTTP: HTTP-command-to-App-ACK latency (median and
+#      worst) against the protocol's own minimum for that exchange (wire time of the
+#      command + T_MA + ACK + T_AR + wire time of the App ACK), with a simulated heater
+#      that answers as fast as the protocol allows.
+#   d  the share of our link ACKs sent 40-200 ms (T_MA) after the end of the heater's
+#      frame while 20 HTTP clients poll /api/status without pause. Goal: 100 %.
 # A new section is a function taking the parsed arguments, registered with
 # @section("name", "title"); it is then listed, run by default and selectable by --only.
 
@@ -336,6 +342,124 @@ def part_b(args):
     return res
 
 
+# ----------------------------------------------------------------------------- parts c, d
+
+
+def _wire_ms(n):
+    return n * 10 * 1000 / 19200  # 8N1 at 19200 baud
+
+
+def _rig(settings, sim_settings, trace=None):
+    import tempfile
+
+    from rig import Rig
+
+    log = os.path.join(tempfile.mkdtemp(prefix="ucm-bench-"), "firmware.log")
+    r = Rig(log, "bench-token", settings, sim_settings, trace=trace)
+    r.wait_up(30)
+    return r
+
+
+@section("c", "sim: HTTP command -> App ACK latency against the protocol minimum")
+def part_c(args):
+    import statistics
+
+    from ucm.settings import Settings
+
+    s = Settings()
+    sim_fast = {"ack_delay_ms": 40, "reply_min_ms": s.t_ar_ms, "reply_max_ms": s.t_ar_ms, "discovery_ms": 0}
+    quiet = ["confirm_state_ms=0", "poll_state_ms=0", "poll_energy_ms=0", "heartbeat_ms=3600000"]
+    r = _rig(quiet, sim_fast)
+    lat = []
+    try:
+        for i in range(args.commands):
+            path, body = ("/api/dr/shed", {"duration_s": 600}) if i % 2 == 0 else ("/api/dr/end", {})
+            time.sleep(0.4)  # let T_IM after the previous exchange pass
+            t = time.perf_counter()
+            code, res = r.api("POST", path, body)
+            dt = (time.perf_counter() - t) * 1000
+            if code != 200:
+                print("command %d failed: %s %s" % (i, code, res))
+                continue
+            lat.append(dt)
+    finally:
+        r.close()
+    if not lat:
+        return None
+    floor = _wire_ms(8) + 40 + _wire_ms(2) + s.t_ar_ms + _wire_ms(8)
+    med = statistics.median(lat)
+    worst = max(lat)
+    print("commands: %d (shed / end alternating), simulated heater at the protocol minimum:" % len(lat))
+    print("  ACK %d ms after our frame, App ACK T_AR = %d ms after its ACK" % (40, s.t_ar_ms))
+    print("protocol minimum (8-byte wire + T_MA 40 + ACK wire + T_AR %d + 8-byte wire): %.1f ms" % (s.t_ar_ms, floor))
+    print("median  %7.1f ms   %.2fx the minimum" % (med, med / floor))
+    print("worst   %7.1f ms   %.2fx the minimum" % (worst, worst / floor))
+    print("(a pty has no wire time, so the true floor here is %.1f ms lower)" % (2 * _wire_ms(8) + _wire_ms(2)))
+    return {"median_ms": med, "worst_ms": worst, "floor_ms": floor}
+
+
+@section("d", "sim: our link ACK timing (40-200 ms) while 20 clients poll /api/status")
+def part_d(args):
+    import threading
+
+    events = []  # (sim clock ms, direction, data)
+
+    def trace(direction, data, now):
+        events.append((time.perf_counter() * 1000, direction, bytes(data)))
+
+    r = _rig(["poll_state_ms=2000", "poll_energy_ms=3000"], {"discovery_ms": 4000, "discovery_jitter_ms": 500}, trace)
+    stop = threading.Event()
+    polls = [0]
+
+    def client():
+        while not stop.is_set():
+            try:
+                if r.api("GET", "/api/status", timeout=10)[0] == 200:
+                    polls[0] += 1
+            except OSError:
+                pass
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(20)]
+    events.clear()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    try:
+        i = 0
+        while time.perf_counter() - t0 < args.seconds:
+            path, body = ("/api/dr/shed", {"duration_s": 600}) if i % 2 == 0 else ("/api/dr/end", {})
+            r.api("POST", path, body)
+            if i % 5 == 4:
+                r.do(r.sim.set_override, i % 10 == 4)
+            i += 1
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(15)
+        elapsed = time.perf_counter() - t0
+        r.close()
+    delays = []
+    ev = list(events)
+    for k, (t, d, data) in enumerate(ev):
+        if d != "out" or len(data) <= 2:
+            continue
+        for t2, d2, data2 in ev[k + 1 :]:
+            if d2 == "in" and len(data2) == 2:
+                delays.append(t2 - t)  # a pty has no wire time: the frame ends as written
+                break
+    if not delays:
+        print("no ACKs seen")
+        return None
+    inside = sum(1 for x in delays if 40 <= x <= 200)
+    delays.sort()
+    frames = sum(1 for _, d, data in ev if d == "out" and len(data) > 2)
+    print("%.0f s, %d status polls answered (%.0f/s), %d heater frames, %d link ACKs measured" % (elapsed, polls[0], polls[0] / elapsed, frames, len(delays)))
+    print("ACK delay after the heater's frame: min %.1f, median %.1f, max %.1f ms" % (delays[0], delays[len(delays) // 2], delays[-1]))
+    print("inside 40-200 ms: %d of %d = %.1f %% (goal 100 %%)" % (inside, len(delays), 100.0 * inside / len(delays)))
+    return {"share": inside / len(delays)}
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -346,6 +470,8 @@ def main(argv=None):
     ap.add_argument("--frames", type=int, default=12000, help="frames in the part a mix (default 12000)")
     ap.add_argument("--seed", type=int, default=2045, help="seed of the part a mix (default 2045)")
     ap.add_argument("--repeat", type=int, default=5, help="repeats per timing, best is kept (default 5)")
+    ap.add_argument("--commands", type=int, default=40, help="part c: commands timed (default 40)")
+    ap.add_argument("--seconds", type=float, default=20, help="part d: seconds of load (default 20)")
     ap.add_argument("--by-kind", action="store_true", help="part a: also time each kind of frame on its own")
     args = ap.parse_args(argv)
     if args.list:

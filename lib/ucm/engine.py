@@ -60,12 +60,13 @@ class Engine:
         self.op_state_at = None
         self.override = None
         self.info = None  # GetInformation reply fields
+        self.info_msg = self.energy_msg = None  # the replies, for named views
         self.info_at = None
         self.energy = None  # commodity records
         self.energy_at = None
         self.event = None
         self.last_nak = None
-        self.trace = None  # callable(dir, data, now, note) for a live trace
+        self.trace = None  # callable(dir, data, ms since start, note): a live trace
         self._log = [None] * self.s.log_size
         self._log_n = 0
         self._timers = {"startup": now}
@@ -337,9 +338,11 @@ class Engine:
             if msg.reply:
                 if op1 == 1 and not msg.fields.get("rc"):
                     self.info = msg.fields
+                    self.info_msg = msg
                     self.info_at = now
                 elif op1 == 6 and not msg.fields.get("rc"):
                     self.energy = msg.fields.get("records", [])
+                    self.energy_msg = msg
                     self.energy_at = now
                 return 0
             pm = self.link.peer_max
@@ -386,7 +389,7 @@ class Engine:
         self._log[self._log_n % len(self._log)] = (d, now, bytes(data), note)
         self._log_n += 1
         if self.trace:
-            self.trace(d, data, now, note)
+            self.trace(d, data, ticks_diff(now, self.boot), note)
 
     def frames(self, n, now):
         """The last n frames, oldest first, decoded where possible."""

@@ -5,7 +5,7 @@
 
 import asyncio
 
-from ucm.clock import sleep_ms, ticks_ms
+from ucm.clock import sleep_ms, ticks_diff, ticks_ms
 from ucm.engine import Engine
 
 
@@ -58,13 +58,16 @@ class Ucm:
         return self.engine.status(self.clock())
 
     def info(self):
-        return self.engine.info
+        """The SGD's last GetInformation reply, with names (None before the first)."""
+        m = self.engine.info_msg
+        return None if m is None else m.to_dict()["fields"]
 
     def energy(self):
+        """The SGD's last commodity records, with names, and their age in seconds."""
         e = self.engine
-        if e.energy is None:
+        if e.energy_msg is None:
             return None
-        return {"records": e.energy, "age_s": (self.clock() - e.energy_at) / 1000}
+        return {"records": e.energy_msg.to_dict()["fields"]["records"], "age_s": ticks_diff(self.clock(), e.energy_at) / 1000}
 
     def frames(self, n=50):
         return self.engine.frames(n, self.clock())

@@ -1,0 +1,74 @@
+# The host board: the firmware on a PC (Linux, CPython or MicroPython's unix port). The
+# RS-485 side is a tty path, a USB adapter or a pseudo-terminal; options come from the
+# command line and the environment instead of a config file:
+#   main.py --serial PATH [--http-host 127.0.0.1] [--http-port 8080] [--quiet]
+#           [--set name=value ...]        (engine settings, e.g. --set heartbeat_ms=10000)
+#   UCM_TOKEN=...                         the API token (generated when not set)
+
+import os
+import sys
+import time
+
+NAME = "host"
+
+USAGE = "usage: main.py --serial PATH [--http-host H] [--http-port N] [--quiet] [--set name=value ...]"
+
+
+def _value(text):
+    # a setting's value: int, then true/false, else the text
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def options(argv=None):
+    """The firmware options from the command line, or raise ValueError with the reason."""
+    argv = sys.argv[1:] if argv is None else argv
+    o = {"serial": None, "http_host": "127.0.0.1", "http_port": 8080, "quiet": False, "settings": {}}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--quiet":
+            o["quiet"] = True
+            i += 1
+            continue
+        if a not in ("--serial", "--http-host", "--http-port", "--set") or i + 1 >= len(argv):
+            raise ValueError("bad argument %s\n%s" % (a, USAGE))
+        v = argv[i + 1]
+        i += 2
+        if a == "--serial":
+            o["serial"] = v
+        elif a == "--http-host":
+            o["http_host"] = v
+        elif a == "--http-port":
+            if not v.isdigit() or not 0 < int(v) < 65536:
+                raise ValueError("--http-port: not a port number: " + v)
+            o["http_port"] = int(v)
+        else:
+            k, eq, val = v.partition("=")
+            if not eq:
+                raise ValueError("--set wants name=value, got " + v)
+            o["settings"][k] = _value(val)
+    if not o["serial"]:
+        raise ValueError("--serial PATH is required\n" + USAGE)
+    o["token"] = os.getenv("UCM_TOKEN") or token()
+    return o
+
+
+def token():
+    """A fresh random API token (URL-safe text)."""
+    return "".join("%02x" % b for b in os.urandom(16))
+
+
+def open_port(o):
+    from port import TtyPort
+
+    return TtyPort(o["serial"])
+
+
+def unix_time():
+    """UTC now in Unix seconds: a PC's clock is set."""
+    return int(time.time())

@@ -1,0 +1,38 @@
+# A byte port over a tty path on a PC: a USB RS-485 adapter (/dev/ttyUSB0) or one end of
+# a pseudo-terminal pair. Uses only open() and select.poll, which MicroPython's unix port
+# has too; the line settings (19200 8N1, raw) are made by whoever starts the firmware
+# (tools/sim.py), because neither termios nor pyserial is there under MicroPython.
+
+import select
+
+
+class TtyPort:
+    def __init__(self, path):
+        self.path = path
+        self.f = open(path, "r+b", buffering=0)
+        self.p = select.poll()
+        self.p.register(self.f, select.POLLIN)
+        self.errors = 0  # read/write errors (the other end went away, adapter unplugged)
+
+    def readinto(self, buf):
+        """Non-blocking: bytes now waiting, copied into buf; 0 when none."""
+        ev = self.p.poll(0)
+        if not ev or not ev[0][1] & select.POLLIN:
+            return 0
+        try:
+            return self.f.readinto(buf) or 0
+        except OSError:
+            self.errors += 1
+            return 0
+
+    async def write(self, data):
+        mv = memoryview(data)
+        try:
+            while len(mv):
+                n = self.f.write(mv)
+                mv = mv[n or 0 :]
+        except OSError:
+            self.errors += 1
+
+    def close(self):
+        self.f.close()

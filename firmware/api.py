@@ -1,0 +1,486 @@
+# The HTTP API of the UCM: a Microdot app that shows the engine's state (status, cached
+# SGD data, the frame log) and sends DR commands, JSON in and out. Every request that
+# changes state needs "Authorization: Bearer <token>". Each connection is bounded in
+# size and time, so no client, however malformed or slow, can stall the server.
+# Runs on MicroPython >= 1.22 and on CPython >= 3.10 (make sim, tests).
+#   app = make_app(ucm, token, log=print, page=None, request_timeout_s=10)
+#   await serve(app, "0.0.0.0", 80)
+
+import asyncio
+import json
+
+from microdot import Microdot, Request, Response
+
+MAX_BODY = 2048  # request body bytes; a larger Content-Length gets 413
+MAX_LINE = 2048  # one request line or header line
+MAX_HEAD = 4096  # the request line and all headers together
+HANDLER_TIMEOUT_S = 60  # last-resort cap on one handler (engine calls bound themselves)
+
+# Engine Result "result" -> HTTP status. 409: the SGD refused (an App NAK, docs section
+# 3.3, or an Intermediate reply with a non-zero RC); 504: it did not answer; 503: no link.
+_STATUS = {
+    "ack": 200, "reply": 200,
+    "app_nak": 409, "rc_error": 409, "link_nak": 409, "unsupported": 409,
+    "no_ack": 504, "timeout": 504,
+    "link_down": 503,
+}
+_REASONS = {
+    200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+    405: "Method Not Allowed", 409: "Conflict", 411: "Length Required",
+    413: "Payload Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error", 503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+_SAFE = ("GET", "HEAD", "OPTIONS")  # the methods that need no token
+_REQUIRED = "required"  # spec default: the field must be given
+_BODY_TYPES = ("application/json", "", "application/x-www-form-urlencoded")
+# Setpoint bounds per unit: liquid water, freezing to boiling. The wire value is an
+# int16 (docs section 4.5); the heater applies its own, narrower limits.
+_SETPOINT_RANGE = {"F": (32, 212), "C": (0, 100)}
+# engine argument name -> API field name, for the engine's ValueError("field: ...")
+_API_FIELD = {"produce": "direction"}
+
+
+def _json(body, status=200, headers=None):
+    return Response(body, status, headers, _REASONS.get(status))
+
+
+class _Bad(Exception):
+    # Invalid input: args = (message, field or None[, status]) -> 400 (or the status
+    # given) with {"error": message, "field": field}
+    pass
+
+
+def _bad(message, field=None, status=400):
+    return _json({"error": message, "field": field}, status)
+
+
+# --- field checks: check(value, field) -> the value for the engine, or raise _Bad ----
+
+def _integer(v, field):
+    if type(v) is not int:  # bool is not an int here
+        raise _Bad("must be an integer", field)
+    return v
+
+
+def _int(lo, hi):
+    def check(v, field):
+        if not lo <= _integer(v, field) <= hi:
+            raise _Bad("must be %d..%d" % (lo, hi), field)
+        return v
+    return check
+
+
+def _number(lo, hi):
+    def check(v, field):
+        if type(v) is not int and type(v) is not float:
+            raise _Bad("must be a number", field)
+        if not lo <= v <= hi:  # also false for NaN and the infinities
+            raise _Bad("must be %s..%s" % (lo, hi), field)
+        return v
+    return check
+
+
+def _choice(names):
+    # "bad neutral good" -> the index of the name given
+    names = names.split()
+
+    def check(v, field):
+        if type(v) is not str or v not in names:
+            raise _Bad("must be one of " + ", ".join(names), field)
+        return names.index(v)
+    return check
+
+
+def _optional(check):
+    def opt(v, field):
+        return None if v is None else check(v, field)
+    return opt
+
+
+def _args(body, spec):
+    # body: a JSON object; spec: {field: (check, default or _REQUIRED)}
+    for k in body:
+        if k not in spec:
+            raise _Bad("unknown field", k)
+    out = {}
+    for name in spec:
+        check, default = spec[name]
+        if name in body:
+            out[name] = check(body[name], name)
+        elif default is _REQUIRED:
+            raise _Bad("missing", name)
+        else:
+            out[name] = default
+    return out
+
+
+def _body(req):
+    # The JSON object sent; an empty body is {}. Its Content-Type must be
+    # application/json, none, or the form type that curl -d and Python's urllib put on
+    # any body (the body is still read as JSON); anything else gets 415.
+    raw = req.body
+    if not raw or not raw.strip():
+        return {}
+    if (req.content_type or "").split(";")[0].strip().lower() not in _BODY_TYPES:
+        raise _Bad("Content-Type must be application/json", None, 415)
+    try:
+        obj = json.loads(raw.decode())
+    except Exception:  # not UTF-8, not JSON, nested too deep
+        raise _Bad("body is not JSON", None)
+    if type(obj) is not dict:
+        raise _Bad("body must be a JSON object", None)
+    return obj
+
+
+# Basic DR durations: seconds; omitted or null = unknown (docs section 3.2). The engine
+# encodes them as 2*n^2 s and says which duration it sent ("encoded_s").
+_DURATION = {"duration_s": (_optional(_int(0, 2 ** 31)), None)}
+# POST /api/dr/<name>: (name, engine kind, body spec). Opcodes: docs section 3.1;
+# Advanced Load Up: docs section 4.6.
+_DR = (
+    ("shed", "shed", _DURATION),
+    ("load_up", "load_up", _DURATION),
+    ("critical_peak", "critical_peak", _DURATION),
+    ("grid_emergency", "grid_emergency", _DURATION),
+    ("end", "end", {}),
+    ("power_level", "power_level", {
+        "percent": (_number(0, 100), _REQUIRED),
+        "direction": (_choice("absorb produce"), 0)}),
+    ("price", "price", {"relative": (_number(0, 10), _REQUIRED)}),
+    ("grid_guidance", "grid_guidance", {"guidance": (_choice("bad neutral good"), _REQUIRED)}),
+    ("advanced_load_up", "advanced_load_up", {
+        "duration_min": (_int(0, 65535), _REQUIRED),
+        "value": (_int(0, 65535), _REQUIRED),
+        "units": (_choice("Wh 10Wh 100Wh kWh"), _REQUIRED)}),
+)
+_SETPOINT = {
+    "setpoint": (_integer, _REQUIRED),  # range checked per unit
+    "units": (_choice("F C"), _REQUIRED),
+}
+
+_ENDPOINTS = (
+    "GET /api/status", "GET /api/sgd/info[?refresh=1]", "GET /api/sgd/energy[?refresh=1]",
+    "GET /api/sgd/setpoint", "PUT /api/sgd/setpoint", "GET /api/log[?n=50]",
+) + tuple("POST /api/dr/" + d[0] for d in _DR)
+_INDEX = ("<!doctype html><meta charset=utf-8><title>CTA-2045 UCM</title>"
+          "<h1>CTA-2045 UCM</h1><p>JSON API; POST and PUT need the header "
+          "<code>Authorization: Bearer &lt;token&gt;</code>.</p><ul>%s</ul>"
+          % "".join("<li><code>%s</code>" % e for e in _ENDPOINTS))
+
+
+def _same(given, expected):
+    # Constant-time comparison of bytes: no early exit, and a length mismatch still
+    # runs the whole loop. The time depends only on len(given).
+    n = len(expected)
+    diff = len(given) ^ n
+    for i in range(len(given)):
+        diff |= given[i] ^ expected[i % n]
+    return diff == 0
+
+
+class _Reader:
+    # Wraps a connection's stream for Request.create with bounded reads: a line over
+    # MAX_LINE or a head over MAX_HEAD raises ValueError (-> 400). MicroPython's
+    # Stream.readline has no limit, so a client could otherwise fill the heap.
+    def __init__(self, stream):
+        self.s = stream
+        self.buf = b""
+        self.head = 0  # bytes of request line and headers handed out
+        self.got = 0  # bytes received
+
+    async def _more(self, n):
+        data = await self.s.read(n)
+        self.got += len(data)
+        self.buf += data
+        return data
+
+    async def readline(self):
+        while True:
+            i = self.buf.find(b"\n") + 1
+            if not i and len(self.buf) <= MAX_LINE and await self._more(256):
+                continue
+            if not i:  # end of stream, or too long (raised below)
+                i = len(self.buf)
+            line = self.buf[:i]
+            self.buf = self.buf[i:]
+            self.head += i
+            if i > MAX_LINE or self.head > MAX_HEAD:
+                raise ValueError("request head too long")
+            return line
+
+    async def readexactly(self, n):
+        if n < 0:
+            raise ValueError("negative Content-Length")
+        while len(self.buf) < n:
+            if not await self._more(n - len(self.buf)):
+                raise EOFError("body cut short")
+        data = self.buf[:n]
+        self.buf = self.buf[n:]
+        return data
+
+    async def read(self, n=-1):
+        if not self.buf:
+            return await self.s.read(n)
+        data = self.buf if n < 0 else self.buf[:n]
+        self.buf = self.buf[len(data):]
+        return data
+
+
+class ApiApp(Microdot):
+    """The Microdot app of the API. Adds, on top of Microdot: the bearer-token check on
+    every request whose method is not GET, HEAD or OPTIONS (before routing, so unknown
+    paths and methods need it too); a time limit on each connection; bounded reads."""
+
+    def __init__(self, ucm, token, log, request_timeout_s):
+        Microdot.__init__(self)
+        self.ucm = ucm
+        self._token = token.encode()
+        self._log_fn = log
+        self._secret = token
+        self.request_timeout_s = request_timeout_s
+        self.handler_timeout_s = HANDLER_TIMEOUT_S
+
+    def log(self, msg):
+        self._log_fn(msg.replace(self._secret, "<token>"))
+
+    def authorized(self, req):
+        h = req.headers.get("Authorization") or ""
+        if h[:7].lower() != "bearer ":
+            return False
+        return _same(h[7:].strip().encode(), self._token)
+
+    async def dispatch_request(self, req):
+        res = None
+        if req is not None:
+            if "Transfer-Encoding" in req.headers:  # chunked bodies are not read
+                res = _json({"error": "send a Content-Length, not a Transfer-Encoding"}, 411)
+            elif req.method.upper() not in _SAFE and not self.authorized(req):
+                res = _json({"error": "unauthorized"}, 401, {"WWW-Authenticate": "Bearer"})
+        if res is None:
+            return await Microdot.dispatch_request(self, req)
+        res.is_head = req.method.upper() == "HEAD"
+        return res
+
+    async def handle_request(self, reader, writer):
+        # One connection: read the request (within request_timeout_s), run the handler,
+        # write the response (within request_timeout_s), close. The handler itself is
+        # not cut by the client's timeout: an engine command always ends with a Result
+        # (its own link and App ACK timeouts), and cancelling it halfway would leave the
+        # client without the answer to a command that may have been sent.
+        try:
+            await self._exchange(reader, writer)
+        except asyncio.TimeoutError:
+            pass  # a silent or slow client: just close
+        except OSError:
+            pass  # the client went away
+        except Exception as exc:
+            self.log("api: connection: %s %s" % (type(exc).__name__, exc))
+        try:
+            writer.close()
+            await asyncio.wait_for(writer.wait_closed(), 1)
+        except Exception:
+            pass
+
+    async def _exchange(self, reader, writer):
+        stream = _Reader(reader)
+        try:
+            req = await asyncio.wait_for(Request.create(
+                self, stream, writer, writer.get_extra_info("peername")),
+                self.request_timeout_s)
+        except asyncio.TimeoutError:
+            raise
+        except OSError:
+            return
+        except Exception:  # malformed: bad request line or header, bad length, ...
+            req = None
+        if req is None and not stream.got:
+            return  # connected and closed without a byte: nothing to answer
+        try:
+            res = await asyncio.wait_for(self.dispatch_request(req), self.handler_timeout_s)
+        except asyncio.TimeoutError:
+            self.log("api: no answer within %s s" % self.handler_timeout_s)
+            res = _json({"error": "no answer in time"}, 504)
+        if res is not Response.already_handled:
+            await asyncio.wait_for(res.write(writer), self.request_timeout_s)
+
+    async def call(self, kind, args):
+        """Run an engine command. Returns (Result, None) when the SGD accepted it (ack
+        or reply), else (None, the error response): 409 refused, 504 no answer, 503
+        link down, 400 when the engine rejects an argument."""
+        try:
+            res = await self.ucm.call(kind, **args)
+        except ValueError as e:  # "field: message"
+            msg = str(e)
+            i = msg.find(": ")
+            field = None
+            if i > 0:
+                field = msg[:i]
+                msg = msg[i + 2:]
+            return None, _bad(msg, _API_FIELD.get(field, field))
+        status = _STATUS.get(res.get("result"))
+        if status is None:
+            raise RuntimeError("engine result %r" % res.get("result"))
+        if status == 200:
+            return res, None
+        out = dict(res)
+        out["error"] = res["result"]
+        return None, _json(out, status)
+
+    async def command(self, kind, args):
+        res, err = await self.call(kind, args)
+        return err or _json(res)
+
+
+# --- endpoints: impl(app, req, arg) -> Response ------------------------------------------
+# Microdot calls only module-level functions (_endpoint and the error handlers): with
+# micropython-lib's inspect installed it takes its CPython path, where a closure or a
+# bound method does not count as a coroutine function.
+
+async def _index(app, req, arg):
+    return Response(app.page, 200, {"Content-Type": "text/html; charset=UTF-8"})
+
+
+async def _status(app, req, arg):
+    return _json(app.ucm.status())
+
+
+def _flag(req, name):
+    v = req.args.get(name, "0")
+    if v in ("1", "true"):
+        return True
+    if v in ("0", "false", ""):
+        return False
+    raise _Bad("must be 1 or 0", name)
+
+
+async def _cached(app, req, arg):
+    """GET /api/sgd/info and /api/sgd/energy: the cached SGD data as {"info": dict or
+    null} ({"energy": ...}). null, with 200 rather than 404, when the SGD has not
+    answered yet: the resource exists, its value is not known. ?refresh=1 asks the SGD
+    first; when it does not accept, the answer is the engine's Result with its status
+    (409, 503, 504), as for commands; else the fresh data plus "refresh": the Result."""
+    name, kind = arg
+    refresh = None
+    if _flag(req, "refresh"):
+        refresh, err = await app.call(kind, {})
+        if err:
+            return err
+    out = {name: getattr(app.ucm, name)()}
+    if refresh is not None:
+        out["refresh"] = refresh
+    return _json(out)
+
+
+async def _frames(app, req, arg):
+    n = req.args.get("n", "50")
+    if not (n and len(n) <= 3 and not n.strip("0123456789") and 1 <= int(n) <= 200):
+        raise _Bad("must be an integer 1..200", "n")
+    return _json({"frames": app.ucm.frames(int(n))})
+
+
+async def _get_setpoint(app, req, arg):
+    return await app.command("get_setpoint", {})
+
+
+async def _put_setpoint(app, req, arg):
+    args = _args(_body(req), _SETPOINT)
+    units = "FC"[args["units"]]
+    lo, hi = _SETPOINT_RANGE[units]
+    if not lo <= args["setpoint"] <= hi:
+        raise _Bad("must be %d..%d for units %s" % (lo, hi, units), "setpoint")
+    return await app.command("set_setpoint", args)
+
+
+async def _dr(app, req, arg):
+    kind, spec = arg
+    args = _args(_body(req), spec)
+    if "direction" in args:
+        args["produce"] = args.pop("direction") == 1
+    return await app.command(kind, args)
+
+
+_ROUTES = [
+    ("/", "GET", _index, None),
+    ("/api/status", "GET", _status, None),
+    ("/api/sgd/info", "GET", _cached, ("info", "refresh_info")),
+    ("/api/sgd/energy", "GET", _cached, ("energy", "refresh_energy")),
+    ("/api/sgd/setpoint", "GET", _get_setpoint, None),
+    ("/api/sgd/setpoint", "PUT", _put_setpoint, None),
+    ("/api/log", "GET", _frames, None),
+] + [("/api/dr/" + name, "POST", _dr, (kind, spec)) for name, kind, spec in _DR]
+_IMPL = {r[1] + " " + r[0]: (r[2], r[3]) for r in _ROUTES}  # "METHOD path" -> (impl, arg)
+
+
+async def _endpoint(req):
+    # Every route: invalid input -> 400 naming the field; any other exception -> 500,
+    # logged through the app's log, never a traceback in the response.
+    method = req.method.upper()
+    impl, arg = _IMPL[("GET" if method == "HEAD" else method) + " " + req.path]
+    try:
+        return await impl(req.app, req, arg)
+    except _Bad as e:
+        return _bad(*e.args)
+    except Exception as e:
+        return _crashed(req, e)
+
+
+def _crashed(req, exc):
+    req.app.log("api: %s %s: %s %s" % (req.method, req.path, type(exc).__name__, exc))
+    return _json({"error": "internal error"}, 500)
+
+
+async def _on_exception(req, exc):  # backstop: _endpoint catches its own
+    return _crashed(req, exc)
+
+
+async def _on_400(req):  # the request could not be parsed (req is None)
+    return _json({"error": "malformed request", "field": None}, 400)
+
+
+async def _on_404(req):
+    return _json({"error": "not found"}, 404)
+
+
+async def _on_405(req):
+    allow = req.app.default_options_handler(req)["Allow"]
+    return _json({"error": "method not allowed"}, 405, {"Allow": allow})
+
+
+async def _on_413(req):
+    return _json({"error": "body too large (at most %d bytes)" % MAX_BODY}, 413)
+
+
+async def _on_500(req):
+    return _json({"error": "internal error"}, 500)
+
+
+def make_app(ucm, token, log=print, page=None, request_timeout_s=10):
+    """The API app for the engine `ucm` (lib/ucm runner). token: the bearer token that
+    every request changing state must carry (a non-empty str). log(str): where handler
+    exceptions are reported (the token is masked). page: the HTML of GET / (bytes or
+    str), else a small index of the endpoints. request_timeout_s: the time a client has
+    to send its request, and again to take the response, before the connection is
+    closed.
+
+    Sets Microdot's Request limits (class attributes, so for the whole process): body
+    at most MAX_BODY bytes (else 413), lines at most MAX_LINE."""
+    if type(token) is not str or not token or token.strip() != token:
+        raise ValueError("token: a non-empty string without surrounding spaces")
+    if not request_timeout_s > 0:
+        raise ValueError("request_timeout_s: must be > 0")
+    Request.max_content_length = MAX_BODY
+    Request.max_body_length = MAX_BODY
+    Request.max_readline = MAX_LINE
+    app = ApiApp(ucm, token, log, request_timeout_s)
+    app.page = _INDEX if page is None else page
+    for path, method, _, _ in _ROUTES:
+        app.route(path, methods=[method])(_endpoint)
+    for key, handler in ((400, _on_400), (404, _on_404), (405, _on_405), (413, _on_413),
+                         (500, _on_500), (Exception, _on_exception)):
+        app.errorhandler(key)(handler)
+    return app
+
+
+async def serve(app, host, port):
+    """Serve `app` on host:port until app.shutdown() (Microdot's start_server)."""
+    await app.start_server(host=host, port=port)

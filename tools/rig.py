@@ -1,0 +1,110 @@
+# The `make sim` set-up, scriptable: the firmware (host board) in its own process on one
+# end of a real pseudo-terminal, the simulated water heater on the other end in a thread
+# of this process (so callers can inject faults and read its state), and an HTTP client
+# for the firmware's API on 127.0.0.1. Used by the end-to-end tests and the benchmark.
+
+import asyncio
+import json
+import os
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import ports
+import sgd_sim
+import sim as launcher
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Rig:
+    def __init__(self, log_path, token, settings=(), sim_settings=None, seed=3, trace=None):
+        master, slave, self.path = ports.open_pty()
+        os.close(slave)
+        self.token = token
+        self.port = ports.FdPort(master)
+        self.sim = sgd_sim.SgdSim(seed=seed, trace=trace, **(sim_settings or {}))
+        self.loop = asyncio.new_event_loop()
+        self.task = None
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
+        self.thread.start()
+        ready.wait(5)
+        self.http = free_port()
+        self.log = open(log_path, "w+")
+        self.proc = launcher.start_firmware(self.path, "127.0.0.1", self.http, token, False, list(settings), stdout=self.log)
+
+    def _serve(self, ready):
+        asyncio.set_event_loop(self.loop)
+        self.task = self.loop.create_task(sgd_sim.run(self.sim, self.port, poll_ms=1))
+        ready.set()
+        try:
+            self.loop.run_until_complete(self.task)
+        except asyncio.CancelledError:
+            pass
+
+    def do(self, fn, *args):
+        """Call fn(*args) on the simulator's own thread and return its result."""
+
+        async def call():
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(5)
+
+    def api(self, method, path, body=None, token=True, raw=None, timeout=15):
+        """(status, decoded JSON) of one request; token=True uses the rig's token."""
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.http, path), data=data, method=method)
+        tok = self.token if token is True else token
+        if tok:
+            req.add_header("Authorization", "Bearer " + tok)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def wait(self, pred, timeout=20, what="condition"):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                v = pred()
+                if v:
+                    return v
+            except (OSError, ValueError, KeyError, TypeError, urllib.error.URLError):
+                pass
+            time.sleep(0.1)
+        raise AssertionError("timed out waiting for %s; firmware output ends:\n%s" % (what, self.output()[-3000:]))
+
+    def output(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def status(self):
+        return self.api("GET", "/api/status")[1]
+
+    def wait_up(self, timeout=20):
+        return self.wait(lambda: (lambda s: s["link"]["state"] == "up" and s)(self.status()), timeout, "link up")
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except Exception:
+            self.proc.kill()
+        if self.task is not None:
+            self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(5)
+        self.port.close()
+        self.log.close()

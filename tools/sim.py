@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+# `make sim`: the firmware (host board) against a simulated water heater through a
+# pseudo-terminal pair, the HTTP API on 127.0.0.1:8080, and a live decoded trace.
+#   python tools/sim.py [--http-port 8080] [--quiet] [--serial PATH] [--micropython BIN]
+#                       [--set name=value ...] [simulator options]
+# Environment (what `make sim PORT=... SERIAL=... QUIET=1 MICROPYTHON=...` passes):
+#   PORT, SERIAL, QUIET, MICROPYTHON, UCM_TOKEN (else a token is generated and printed).
+# With --serial the firmware talks to that device (a USB RS-485 adapter on a real heater,
+# or any SGD program's pty path) and no simulator is started. The firmware process uses
+# only modules MicroPython's unix port has: --micropython runs it under that binary; the
+# simulator always runs here, on CPython. While the simulator runs, commands typed here
+# drive it (type help): override on|off, silent S, drop-acks N, corrupt N, reboot, ...
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import sysconfig
+import threading
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "lib"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+import ports  # noqa: E402
+import sgd_sim  # noqa: E402
+
+
+def firmware_command(micropython=None):
+    """(argv, env) that start firmware/main.py with the host board, under CPython or a
+    MicroPython unix-port binary. Microdot is taken from this Python's site-packages."""
+    paths = [os.path.join(ROOT, p) for p in ("lib", "firmware", "boards/host")]
+    env = dict(os.environ)
+    main = os.path.join(ROOT, "firmware", "main.py")
+    if micropython:
+        site = sysconfig.get_paths()["purelib"]  # where pip put microdot
+        env["MICROPYPATH"] = ":".join(paths + [site, ".frozen"])
+        return [micropython, main], env
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return [sys.executable, "-u", main], env
+
+
+def start_firmware(serial, http_host, http_port, token, quiet=False, settings=(), micropython=None, stdout=None):
+    argv, env = firmware_command(micropython)
+    argv += ["--serial", serial, "--http-host", http_host, "--http-port", str(http_port)]
+    if quiet:
+        argv.append("--quiet")
+    for s in settings:
+        argv += ["--set", s]
+    env["UCM_TOKEN"] = token
+    return subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.STDOUT if stdout else None)
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="sim.py", description="The UCM firmware on this PC against a simulated water heater.")
+    env = os.environ.get
+    p.add_argument("--http-host", default="127.0.0.1", help="HTTP address (default %(default)s)")
+    p.add_argument("--http-port", type=int, default=int(env("PORT") or 8080), help="HTTP port (PORT=, default 8080)")
+    p.add_argument("--serial", default=env("SERIAL") or None, help="a real SGD's tty instead of the simulator (SERIAL=)")
+    p.add_argument("--quiet", action="store_true", default=env("QUIET", "") not in ("", "0"), help="no frame trace (QUIET=1)")
+    p.add_argument("--micropython", default=env("MICROPYTHON") or None, help="run the firmware under this binary (MICROPYTHON=)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="an engine setting, e.g. heartbeat_ms=10000")
+    p.add_argument("--no-intermediate", action="store_true", help="simulator: a heater without Intermediate DR")
+    p.add_argument("--seed", type=int, default=0, help="simulator: random seed")
+    return p
+
+
+async def _simulate(sim, port, proc):
+    """Serve the simulator until the firmware exits; stdin lines drive the simulator."""
+    loop = asyncio.get_running_loop()
+    lines = asyncio.Queue()
+
+    def read_stdin():
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+
+    if sys.stdin and sys.stdin.isatty():
+        threading.Thread(target=read_stdin, daemon=True).start()
+    task = asyncio.create_task(sgd_sim.run(sim, port))
+    try:
+        while proc.poll() is None:
+            try:
+                line = await asyncio.wait_for(lines.get(), 0.2)
+            except asyncio.TimeoutError:
+                continue
+            try:
+                text = sgd_sim.command(sim, line)
+            except sgd_sim._Quit:
+                return
+            if text:
+                print("sim: " + text, flush=True)
+    finally:
+        task.cancel()
+
+
+def main(argv=None):
+    a = parser().parse_args(argv)
+    if not 0 < a.http_port < 65536:
+        print("sim.py: PORT must be 1..65535")
+        return 2
+    token = os.environ.get("UCM_TOKEN") or secrets.token_urlsafe(18)
+    sim = port = None
+    if a.serial:
+        try:
+            ports.configure_tty(a.serial)
+        except OSError as e:
+            print("sim.py: cannot use %s: %s" % (a.serial, e.strerror or e))
+            return 1
+        path = a.serial
+    else:
+        master, slave, path = ports.open_pty()
+        os.close(slave)
+        port = ports.FdPort(master)
+        sim = sgd_sim.SgdSim(seed=a.seed, intermediate=not a.no_intermediate)
+    url = "http://%s:%d/" % (a.http_host, a.http_port)
+    print("UCM firmware (host board%s) on %s" % (", MicroPython" if a.micropython else "", path))
+    print("  HTTP API:  %s   (status: %sapi/status)" % (url, url))
+    print("  API token: %s" % token)
+    print('  try:       curl -X POST -H "Authorization: Bearer %s" -d \'{"duration_s": 600}\' %sapi/dr/shed' % (token, url))
+    if sim:
+        print("  simulator: type 'help' for commands (override on, silent 10, corrupt 1, reboot, ...)")
+    print(flush=True)
+    try:
+        proc = start_firmware(path, a.http_host, a.http_port, token, a.quiet, a.set, a.micropython)
+    except OSError as e:
+        print("sim.py: cannot start the firmware: %s" % e)
+        return 1
+    try:
+        if sim:
+            asyncio.run(_simulate(sim, port, proc))
+        proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if port:
+            port.close()
+    return proc.returncode if proc.returncode and proc.returncode > 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
