@@ -9,27 +9,11 @@ import sys
 
 def trace_line(d, data, now, note):
     """One line per frame on the wire: seconds since start, direction, hex, what it is."""
-    from cta2045.message import decode, hexstr
+    from cta2045.message import hexstr
+    from ucm.trace import describe
 
-    text = note or ""
-    if data and not note:
-        try:
-            m = decode(data).to_dict()
-            f = m["fields"]
-            text = m["name"]
-            for k in f:
-                v = f[k]
-                if k == "records":
-                    v = ",".join("%s:%s/%s" % (r.get("name", r["code"]), r["rate"], r["cumulative"]) for r in v)
-                elif k.endswith("_name") and k[:-5] in f:
-                    continue
-                elif f.get(k + "_name") is not None:
-                    v = "%s(%s)" % (v, f[k + "_name"])
-                text += " %s=%s" % (k, v)
-        except Exception as e:  # a frame the codec cannot read is still traced
-            text = "undecodable (%s)" % e
     arrow = "UCM->SGD" if d == "tx" else "SGD->UCM"
-    print("%10.3f %s %-24s %s" % (now / 1000, arrow, hexstr(data), text))
+    print("%10.3f %s %-24s %s" % (now / 1000, arrow, hexstr(data), note or describe(data)))
 
 
 async def start(board, o, settings, log=print):

@@ -46,6 +46,7 @@ from cta2045.frame import (  # noqa: E402
     nak,
 )
 from cta2045.message import decode, encode  # noqa: E402
+from ucm.trace import describe  # noqa: E402,F401  (also sgd_sim.describe)
 
 # Operational states, docs section 3.2.
 IDLE_NORMAL = 0
@@ -1100,33 +1101,6 @@ async def run(sim, port, clock=monotonic_ms, trace=None, poll_ms=2, stop=None):
 
 
 # --- the command line -------------------------------------------------------------------
-
-
-def describe(frame):
-    """A compact one-line description of a frame, ACK or NAK: name and fields."""
-    try:
-        d = decode(frame).to_dict()
-    except CodecError as e:
-        return "undecodable (%s)" % e
-    f = d["fields"]
-    parts = [d["name"]]
-    for k, v in f.items():
-        if k.endswith("_name") and k[:-5] in f:
-            continue
-        if k == "records":
-            v = ",".join("%d:%s/%s%s" % (r["code"], r["rate"], r["cumulative"], "m" if r["measured"] else "") for r in v)
-        elif isinstance(v, list):
-            v = ",".join(str(x) for x in v)
-        elif f.get(k + "_name") is not None:
-            v = "%s(%s)" % (v, f[k + "_name"])
-        parts.append("%s=%s" % (k, v))
-    if d["name"] == "link_nak":
-        parts[1:] = ["%02x(%s)" % (f["nak"], f.get("nak_name"))]
-    if d.get("role") in ("get", "set", "reply") and d["name"] not in ("unknown_opcode",):
-        parts[0] += "." + d["role"]
-    if not d["checksum_ok"]:
-        parts.append("BAD-CHECKSUM")
-    return " ".join(parts)
 
 
 def format_line(sim, direction, data, now):

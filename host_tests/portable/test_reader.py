@@ -65,6 +65,25 @@ def test_random_chunkings():
         assert ev.items == _expected()
 
 
+def test_count_feeds_a_partly_filled_buffer():
+    # a receive buffer filled part-way, as a port's readinto leaves it: the stale tail
+    # (0xEE) beyond count must not be read
+    s = _stream()
+    rnd = Lcg(11)
+    ev = Events()
+    r = FrameReader(ev)
+    buf = bytearray(48)
+    i = 0
+    while i < len(s):
+        n = min(len(s) - i, 1 + rnd.below(48))
+        for k in range(len(buf)):
+            buf[k] = 0xEE
+        buf[:n] = s[i : i + n]
+        r.feed(buf, 0, n)
+        i += n
+    assert ev.items == _expected()
+
+
 def test_nak_codes_and_stray_link_bytes():
     ev = Events()
     r = FrameReader(ev)

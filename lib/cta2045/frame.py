@@ -120,12 +120,13 @@ class FrameReader:
             return -1
         return (now - self._t0) & 0x3FFFFFFF  # ticks_ms wraps at 2**30
 
-    def feed(self, data, now=0):
+    def feed(self, data, now=0, count=-1):
+        # count: use only data[:count] (a receive buffer filled part-way, not sliced)
+        end = len(data) if count < 0 else count
         buf = self._buf
         cap = self._cap
         n = self._n
         i = 0
-        end = len(data)
         while i < end:
             if n == cap:
                 self._n = n

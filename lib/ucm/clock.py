@@ -23,8 +23,9 @@ except ImportError:  # CPython
 import asyncio
 
 
-async def sleep_ms(ms):
-    if hasattr(asyncio, "sleep_ms"):
-        await asyncio.sleep_ms(ms)
-    else:
+if hasattr(asyncio, "sleep_ms"):  # MicroPython
+    sleep_ms = asyncio.sleep_ms
+else:
+
+    async def sleep_ms(ms):
         await asyncio.sleep(ms / 1000)

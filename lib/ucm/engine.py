@@ -6,7 +6,7 @@
 
 from cta2045 import basic
 from cta2045.frame import MT_BASIC, MT_DATALINK, MT_INTERMEDIATE
-from cta2045.message import encode, hexstr
+from cta2045.message import decode, encode, hexstr
 from ucm.clock import ticks_add, ticks_diff
 from ucm.link import COUNTERS, MAX_PAYLOAD, LinkLayer, Tx
 from ucm.settings import Settings
@@ -75,8 +75,9 @@ class Engine:
         self._step = 0
 
     # --- the sans-IO surface the runner drives
-    def feed(self, data, now):
-        self.link.feed(data, now)
+    def feed(self, data, now, count=-1):
+        """Bytes received at now: data, or data[:count] without slicing it."""
+        self.link.feed(data, now, count)
 
     def poll(self, now):
         return self.link.poll(now)
@@ -386,15 +387,14 @@ class Engine:
 
     # --- the frame log and the live trace
     def on_wire(self, d, data, now, note):
-        self._log[self._log_n % len(self._log)] = (d, now, bytes(data), note)
+        # data is already a copy of its own (the reader's event copy, or a built frame)
+        self._log[self._log_n % len(self._log)] = (d, now, data, note)
         self._log_n += 1
         if self.trace:
             self.trace(d, data, ticks_diff(now, self.boot), note)
 
     def frames(self, n, now):
         """The last n frames, oldest first, decoded where possible."""
-        from cta2045.message import decode
-
         size = len(self._log)
         n = min(n, size, self._log_n)
         out = []

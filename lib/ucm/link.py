@@ -102,9 +102,9 @@ class LinkLayer:
         return t is None or ticks_diff(now, t) >= 0
 
     # --- receive
-    def feed(self, data, now):
+    def feed(self, data, now, count=-1):
         self._now = now
-        self.reader.feed(data, now)
+        self.reader.feed(data, now, count)
 
     def _answer(self, code):
         # one link ACK (code 0) or NAK, T_MA after the frame's last byte (section 2.2)

@@ -25,12 +25,11 @@ class Ucm:
     async def run(self):
         e = self.engine
         buf = self._buf
-        mv = memoryview(buf)
         clock = self.clock
         while True:
             n = self.port.readinto(buf)
             if n:
-                e.feed(mv[:n], clock())
+                e.feed(buf, clock(), n)  # no slice: nothing allocated per read
                 if n == len(buf):
                     continue  # more may be waiting
             for f in e.poll(clock()):
