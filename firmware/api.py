@@ -337,6 +337,14 @@ class ApiApp(Microdot):
 # bound method does not count as a coroutine function.
 
 async def _index(app, req, arg):
+    f = app.page_file
+    if f:
+        try:
+            # a pre-gzipped page is sent as it is, with Content-Encoding: gzip
+            return Response.send_file(f, content_type="text/html; charset=UTF-8",
+                                      compressed=f.endswith(".gz"), max_age=0)
+        except OSError:
+            app.log("api: page %s is missing; serving the endpoint index" % f)
     return Response(app.page, 200, {"Content-Type": "text/html; charset=UTF-8"})
 
 
@@ -454,11 +462,12 @@ async def _on_500(req):
     return _json({"error": "internal error"}, 500)
 
 
-def make_app(ucm, token, log=print, page=None, request_timeout_s=10):
+def make_app(ucm, token, log=print, page=None, request_timeout_s=10, page_file=None):
     """The API app for the engine `ucm` (lib/ucm runner). token: the bearer token that
     every request changing state must carry (a non-empty str). log(str): where handler
     exceptions are reported (the token is masked). page: the HTML of GET / (bytes or
-    str), else a small index of the endpoints. request_timeout_s: the time a client has
+    str), else a small index of the endpoints; page_file: a file to serve at / instead
+    (streamed from flash; a name ending in .gz is sent gzip-encoded). request_timeout_s: the time a client has
     to send its request, and again to take the response, before the connection is
     closed.
 
@@ -473,6 +482,7 @@ def make_app(ucm, token, log=print, page=None, request_timeout_s=10):
     Request.max_readline = MAX_LINE
     app = ApiApp(ucm, token, log, request_timeout_s)
     app.page = _INDEX if page is None else page
+    app.page_file = page_file
     for path, method, _, _ in _ROUTES:
         app.route(path, methods=[method])(_endpoint)
     for key, handler in ((400, _on_400), (404, _on_404), (405, _on_405), (413, _on_413),

@@ -22,7 +22,7 @@ async def start(board, o, settings, log=print):
     import api
 
     ucm = Ucm(board.open_port(o), settings, board.unix_time, None if o["quiet"] else trace_line)
-    app = api.make_app(ucm, o["token"], log=log)
+    app = api.make_app(ucm, o["token"], log=log, page_file=o.get("page"))
     engine = asyncio.create_task(ucm.run())
     log("ucm: HTTP API on http://%s:%d/" % (o["http_host"], o["http_port"]))
     await api.serve(app, o["http_host"], o["http_port"])

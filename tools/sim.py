@@ -44,8 +44,10 @@ def firmware_command(micropython=None):
 
 
 def start_firmware(serial, http_host, http_port, token, quiet=False, settings=(), micropython=None, stdout=None):
+    import build
+
     argv, env = firmware_command(micropython)
-    argv += ["--serial", serial, "--http-host", http_host, "--http-port", str(http_port)]
+    argv += ["--serial", serial, "--http-host", http_host, "--http-port", str(http_port), "--page", build.page()]
     if quiet:
         argv.append("--quiet")
     for s in settings:

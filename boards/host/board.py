@@ -2,6 +2,7 @@
 # RS-485 side is a tty path, a USB adapter or a pseudo-terminal; options come from the
 # command line and the environment instead of a config file:
 #   main.py --serial PATH [--http-host 127.0.0.1] [--http-port 8080] [--quiet]
+#           [--page FILE]                 (the web page; .gz is sent gzip-encoded)
 #           [--set name=value ...]        (engine settings, e.g. --set heartbeat_ms=10000)
 #   UCM_TOKEN=...                         the API token (generated when not set)
 
@@ -11,7 +12,7 @@ import time
 
 NAME = "host"
 
-USAGE = "usage: main.py --serial PATH [--http-host H] [--http-port N] [--quiet] [--set name=value ...]"
+USAGE = "usage: main.py --serial PATH [--http-host H] [--http-port N] [--quiet] [--page FILE] [--set name=value ...]"
 
 
 def _value(text):
@@ -27,7 +28,7 @@ def _value(text):
 def options(argv=None):
     """The firmware options from the command line, or raise ValueError with the reason."""
     argv = sys.argv[1:] if argv is None else argv
-    o = {"serial": None, "http_host": "127.0.0.1", "http_port": 8080, "quiet": False, "settings": {}}
+    o = {"serial": None, "http_host": "127.0.0.1", "http_port": 8080, "quiet": False, "page": None, "settings": {}}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -35,12 +36,14 @@ def options(argv=None):
             o["quiet"] = True
             i += 1
             continue
-        if a not in ("--serial", "--http-host", "--http-port", "--set") or i + 1 >= len(argv):
+        if a not in ("--serial", "--http-host", "--http-port", "--page", "--set") or i + 1 >= len(argv):
             raise ValueError("bad argument %s\n%s" % (a, USAGE))
         v = argv[i + 1]
         i += 2
         if a == "--serial":
             o["serial"] = v
+        elif a == "--page":
+            o["page"] = v
         elif a == "--http-host":
             o["http_host"] = v
         elif a == "--http-port":
