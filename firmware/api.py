@@ -8,6 +8,7 @@
 
 import asyncio
 import json
+import os
 
 from microdot import Microdot, Request, Response
 
@@ -38,6 +39,10 @@ _BODY_TYPES = ("application/json", "", "application/x-www-form-urlencoded")
 _SETPOINT_RANGE = {"F": (32, 212), "C": (0, 100)}
 # engine argument name -> API field name, for the engine's ValueError("field: ...")
 _API_FIELD = {"produce": "direction"}
+
+
+def _random(n):
+    return os.urandom(n)
 
 
 def _json(body, status=200, headers=None):
@@ -161,7 +166,21 @@ _SETPOINT = {
 _ENDPOINTS = (
     "GET /api/status", "GET /api/sgd/info[?refresh=1]", "GET /api/sgd/energy[?refresh=1]",
     "GET /api/sgd/setpoint", "PUT /api/sgd/setpoint", "GET /api/log[?n=50]",
+    "GET /metrics", "GET /api/config", "PUT /api/config", "POST /api/restart", "GET /setup",
 ) + tuple("POST /api/dr/" + d[0] for d in _DR)
+_SETUP = ("<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+          "<title>UCM set-up</title><h1>UCM set-up</h1><form id=f>"
+          "<p><label>Wi-Fi network <input name=ssid required></label>"
+          "<p><label>Wi-Fi password <input name=password type=password></label>"
+          "<p><label>API token (new, 8+ characters) <input name=token type=password></label>"
+          "<p><label>Current token (when one is set) <input name=old type=password></label>"
+          "<p><button>Save and restart</button></form><p id=r></p><script>"
+          "f.onsubmit=async e=>{e.preventDefault();const d=Object.fromEntries(new FormData(f));"
+          "const h={'Content-Type':'application/json'};if(d.old)h.Authorization='Bearer '+d.old;delete d.old;"
+          "const r=await fetch('/api/setup',{method:'POST',headers:h,body:JSON.stringify(d)});"
+          "const j=await r.json();document.getElementById('r').textContent=r.ok?"
+          "'Saved: the UCM restarts and joins '+d.ssid:'Refused: '+(j.error||r.status)+(j.field?' ('+j.field+')':'')}"
+          "</script>")
 _INDEX = ("<!doctype html><meta charset=utf-8><title>CTA-2045 UCM</title>"
           "<h1>CTA-2045 UCM</h1><p>JSON API; POST and PUT need the header "
           "<code>Authorization: Bearer &lt;token&gt;</code>.</p><ul>%s</ul>"
@@ -234,11 +253,20 @@ class ApiApp(Microdot):
     def __init__(self, ucm, token, log, request_timeout_s):
         Microdot.__init__(self)
         self.ucm = ucm
-        self._token = token.encode()
         self._log_fn = log
-        self._secret = token
         self.request_timeout_s = request_timeout_s
         self.handler_timeout_s = HANDLER_TIMEOUT_S
+        self.system = None
+        self.set_token(token)
+
+    def set_token(self, token):
+        """A new API token: "" (none configured yet) makes every change 401 except the
+        set-up form's first submission."""
+        self.token_set = bool(token)
+        if not token:
+            token = "".join("%02x" % b for b in _random(16))  # nobody knows it
+        self._token = token.encode()
+        self._secret = token
 
     def log(self, msg):
         self._log_fn(msg.replace(self._secret, "<token>"))
@@ -254,7 +282,8 @@ class ApiApp(Microdot):
         if req is not None:
             if "Transfer-Encoding" in req.headers:  # chunked bodies are not read
                 res = _json({"error": "send a Content-Length, not a Transfer-Encoding"}, 411)
-            elif req.method.upper() not in _SAFE and not self.authorized(req):
+            elif req.method.upper() not in _SAFE and not self.authorized(req) and not (
+                    req.path == "/api/setup" and not self.token_set):
                 res = _json({"error": "unauthorized"}, 401, {"WWW-Authenticate": "Bearer"})
         if res is None:
             return await Microdot.dispatch_request(self, req)
@@ -349,7 +378,78 @@ async def _index(app, req, arg):
 
 
 async def _status(app, req, arg):
-    return _json(app.ucm.status())
+    st = app.ucm.status()
+    if app.system:
+        st["firmware"] = app.system.status()
+    return _json(st)
+
+
+async def _metrics(app, req, arg):
+    import metrics
+
+    return Response(metrics.render(app.ucm.status(), app.system.status() if app.system else None), 200,
+                    {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+def _system(app):
+    if app.system is None or app.system.config is None:
+        raise _Bad("this board has no configuration store", None, 404)
+    return app.system
+
+
+async def _get_config(app, req, arg):
+    c = _system(app).config
+    return _json({"config": c.public(), "state": c.state()})
+
+
+async def _put_config(app, req, arg):
+    """PUT /api/config: a partial config, nested like the file. Saved at once; engine
+    settings and the token apply at once, everything else after a restart."""
+    body = _body(req)
+    return _json(app.system.change(app, body if body is not None else {}, _fail))
+
+
+def _fail(e):
+    # Config errors are ValueError("key.sub: why") -> 400 naming the field
+    msg = str(e)
+    field, sep, why = msg.partition(": ")
+    raise _Bad(why if sep else msg, field if sep else None)
+
+
+async def _restart(app, req, arg):
+    sys_ = app.system
+    if sys_ is None or not sys_.can_restart:
+        raise _Bad("this board cannot restart itself", None, 409)
+    sys_.restart_soon()
+    return _json({"restarting": True})
+
+
+async def _setup_page(app, req, arg):
+    return Response(_SETUP, 200, {"Content-Type": "text/html; charset=UTF-8"})
+
+
+async def _setup(app, req, arg):
+    """POST /api/setup {"ssid", "password", "token"}: the access point's set-up form.
+    Without a token configured it needs none (first set-up); then the board restarts
+    to join the network."""
+    body = _body(req)
+    if type(body) is not dict:
+        raise _Bad("send ssid, password and token", None)
+    for k in ("ssid", "password", "token"):
+        if type(body.get(k)) is not str:
+            raise _Bad("must be a string", k)
+    if not body["ssid"]:
+        raise _Bad("must not be empty", "ssid")
+    if not body["token"] and not app.token_set:
+        raise _Bad("choose a token (8 characters or more)", "token")
+    changes = {"wifi": {"ssid": body["ssid"], "password": body["password"]}}
+    if body["token"]:
+        changes["token"] = body["token"]
+    out = _system(app).change(app, changes, _fail)
+    if app.system.can_restart:
+        app.system.restart_soon()
+        out["restarting"] = True
+    return _json(out)
 
 
 def _flag(req, name):
@@ -415,6 +515,12 @@ _ROUTES = [
     ("/api/sgd/setpoint", "GET", _get_setpoint, None),
     ("/api/sgd/setpoint", "PUT", _put_setpoint, None),
     ("/api/log", "GET", _frames, None),
+    ("/metrics", "GET", _metrics, None),
+    ("/api/config", "GET", _get_config, None),
+    ("/api/config", "PUT", _put_config, None),
+    ("/api/restart", "POST", _restart, None),
+    ("/setup", "GET", _setup_page, None),
+    ("/api/setup", "POST", _setup, None),
 ] + [("/api/dr/" + name, "POST", _dr, (kind, spec)) for name, kind, spec in _DR]
 _IMPL = {r[1] + " " + r[0]: (r[2], r[3]) for r in _ROUTES}  # "METHOD path" -> (impl, arg)
 
@@ -462,19 +568,21 @@ async def _on_500(req):
     return _json({"error": "internal error"}, 500)
 
 
-def make_app(ucm, token, log=print, page=None, request_timeout_s=10, page_file=None):
+def make_app(ucm, token, log=print, page=None, request_timeout_s=10, page_file=None, system=None):
     """The API app for the engine `ucm` (lib/ucm runner). token: the bearer token that
     every request changing state must carry (a non-empty str). log(str): where handler
     exceptions are reported (the token is masked). page: the HTML of GET / (bytes or
     str), else a small index of the endpoints; page_file: a file to serve at / instead
     (streamed from flash; a name ending in .gz is sent gzip-encoded). request_timeout_s: the time a client has
     to send its request, and again to take the response, before the connection is
-    closed.
+    closed. system: the firmware's side (firmware/main.py System): status() for the
+    "firmware" object of /api/status, config (a Config or None), change(app, changes,
+    fail), can_restart and restart_soon(); None: those endpoints answer 404/409.
 
     Sets Microdot's Request limits (class attributes, so for the whole process): body
     at most MAX_BODY bytes (else 413), lines at most MAX_LINE."""
-    if type(token) is not str or not token or token.strip() != token:
-        raise ValueError("token: a non-empty string without surrounding spaces")
+    if type(token) is not str or token.strip() != token:
+        raise ValueError("token: a string without surrounding spaces (\"\" = not set yet)")
     if not request_timeout_s > 0:
         raise ValueError("request_timeout_s: must be > 0")
     Request.max_content_length = MAX_BODY
@@ -483,6 +591,7 @@ def make_app(ucm, token, log=print, page=None, request_timeout_s=10, page_file=N
     app = ApiApp(ucm, token, log, request_timeout_s)
     app.page = _INDEX if page is None else page
     app.page_file = page_file
+    app.system = system
     for path, method, _, _ in _ROUTES:
         app.route(path, methods=[method])(_endpoint)
     for key, handler in ((400, _on_400), (404, _on_404), (405, _on_405), (413, _on_413),

@@ -1,10 +1,15 @@
-# The device application: composes a board (its byte port, clock and options), the UCM
-# engine and the HTTP API, and runs them on one asyncio loop. On a PC it runs as
-#   python firmware/main.py --serial PATH ...   (the host board; see boards/host/board.py)
-# with lib/, firmware/ and boards/host on the module path (tools/sim.py sets that up).
+# The device application: composes a board (its RS-485 port, clock, Wi-Fi, watchdog),
+# the config, the UCM engine and the HTTP API, and runs them on one asyncio loop under a
+# supervisor that restarts any task that fails and feeds the watchdog only while they
+# all work. It never exits on its own.
+#   On a board: deployed as ucm_main (make deploy); /main.py calls main().
+#   On a PC:    python firmware/main.py --serial PATH ...  (the host board, boards/host;
+#               tools/sim.py puts lib/, firmware/ and boards/host on the module path)
 
 import asyncio
 import sys
+
+VERSION = "0.2.0"
 
 
 def trace_line(d, data, now, note):
@@ -16,35 +21,177 @@ def trace_line(d, data, now, note):
     print("%10.3f %s %-24s %s" % (now / 1000, arrow, hexstr(data), note or describe(data)))
 
 
-async def start(board, o, settings, log=print):
+class System:
+    """The firmware's side of the API: its status, the config store, restarts."""
+
+    def __init__(self, board, config, ucm, sup, wifi=None, log=print):
+        self.board = board
+        self.config = config
+        self.ucm = ucm
+        self.sup = sup
+        self.wifi = wifi
+        self.log = log
+        self.can_restart = hasattr(board, "reset")
+        self.reset_cause = board.reset_cause() if hasattr(board, "reset_cause") else None
+
+    def status(self):
+        c = self.config
+        return {
+            "board": self.board.NAME,
+            "version": VERSION,
+            "reset_cause": self.reset_cause,
+            "config": c.state() if c else None,
+            "wifi": self.wifi.status() if self.wifi else None,
+            "tasks": self.sup.status(),
+            "watchdog_feeds": self.sup.fed,
+            "mem_free": self.board.mem_free() if hasattr(self.board, "mem_free") else None,
+        }
+
+    def change(self, app, changes, fail):
+        """Apply and save a partial config; engine settings and the token at once."""
+        c = self.config
+        try:
+            changed = c.update(changes)
+        except ValueError as e:
+            return fail(e)
+        saved = False
+        if c.path:
+            try:
+                c.save()
+                saved = True
+            except OSError as e:
+                self.log("config: cannot save %s: %s" % (c.path, e))
+        if "settings" in changed:
+            self.ucm.engine.s.update(c.data["settings"])
+        if "token" in changed:
+            app.set_token(c.data["token"])
+        from config import LIVE
+
+        later = [k for k in changed if k not in LIVE]
+        if changed:
+            self.log("config: changed %s%s" % (", ".join(changed), "" if saved else " (not saved)"))
+        return {"config": c.public(), "changed": changed, "saved": saved, "restart_needed": later}
+
+    def restart_soon(self, ms=500):
+        from ucm.clock import sleep_ms
+
+        async def later():
+            await sleep_ms(ms)
+            self.log("ucm: restarting")
+            self.board.reset()
+
+        asyncio.create_task(later())
+
+
+def _pins(board, cfg):
+    p = dict(board.PINS)
+    p.update(cfg["pins"])
+    return p
+
+
+async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None):
+    """Compose and run everything; never returns. config: a Config (firmware/config.py)
+    already loaded."""
     from ucm.runner import Ucm
+    from ucm.settings import Settings
 
     import api
+    from supervisor import Supervisor
 
-    ucm = Ucm(board.open_port(o), settings, board.unix_time, None if o["quiet"] else trace_line)
-    app = api.make_app(ucm, o["token"], log=log, page_file=o.get("page"))
-    engine = asyncio.create_task(ucm.run())
-    log("ucm: HTTP API on http://%s:%d/" % (o["http_host"], o["http_port"]))
-    await api.serve(app, o["http_host"], o["http_port"])
-    await engine
+    cfg = config.data
+    device = hasattr(board, "PINS")
+    port = board.open_port(cfg, _pins(board, cfg)) if device else board.open_port(cfg)
+    ucm = Ucm(port, Settings(**cfg["settings"]), board.unix_time, None if quiet else trace_line)
+    sup = Supervisor(log)
+    wifi = None
+    if hasattr(board, "network"):
+        from wifi import Wifi
+
+        ucm.set_upstream(False)  # "lost" until the network is joined
+        wifi = Wifi(board.network(), cfg, ucm.set_upstream, log, board.ntp_sync)
+        sup.add("wifi", wifi.run, lambda: wifi.loops)
+    system = System(board, config, ucm, sup, wifi, log)
+    app = api.make_app(ucm, cfg["token"], log=log, page_file=page, system=system)
+    sup.add("engine", ucm.run, lambda: ucm.polls)
+    if hasattr(port, "recv_into"):
+        sup.add("rs485", ucm.receive)
+    sup.add("http", lambda: api.serve(app, host, cfg["http_port"]), fatal=not device)
+    if hasattr(board, "Led"):
+        led = board.Led(_pins(board, cfg)["led"])
+        sup.add("led", lambda: _blink(led, ucm))
+    log("ucm: %s firmware %s, reset cause: %s" % (board.NAME, VERSION, system.reset_cause))
+    if config.error:
+        log("config: %s" % config.error)
+    if not cfg["token"]:
+        log("ucm: no API token configured: changes are refused until one is set (set-up page)")
+    log("ucm: HTTP API on http://%s:%d/" % (host, cfg["http_port"]))
+    wdt = None
+    ms = cfg["watchdog_ms"]
+    if ms and hasattr(board, "watchdog"):
+        ms = min(ms, board.WDT_MAX_MS)
+        wdt = board.watchdog(ms)
+        log("ucm: watchdog on, %d ms" % ms)
+    if hasattr(board, "mem_free"):
+        log("ucm: started, mem_free %d" % board.mem_free())
+    board.wdt = wdt  # kept for the REPL hand-over (main)
+    await sup.run(wdt)
+
+
+async def _blink(led, ucm):
+    # the status LED: steady on while the link is up, slow blink otherwise
+    from ucm.clock import sleep_ms
+
+    while True:
+        if ucm.engine.state == "up":
+            led.set(True)
+        else:
+            led.toggle()
+        await sleep_ms(500)
+
+
+def _host_config(board, argv):
+    # The host board takes its options from the command line: a Config without a file
+    from config import Config
+
+    o = board.options(argv)
+    c = Config(None)
+    c.update({"http_port": o["http_port"], "settings": o["settings"]})
+    c.data["token"] = o["token"]  # from UCM_TOKEN, or generated: not checked for length
+    c.source = "command line"
+    c.error = None
+    return o, c
 
 
 def main(board=None, argv=None):
     if board is None:
         import board
-    from ucm.settings import Settings
-
     try:
-        o = board.options(argv)
-        settings = Settings(**o["settings"])
+        if hasattr(board, "options"):  # the host board: command line
+            o, config = _host_config(board, argv)
+            args = (o["http_host"], o["quiet"])
+            page = o["page"]
+        else:
+            from config import Config
+
+            config = Config(board.CONFIG_PATH, board.DEFAULTS).load()
+            args = ("0.0.0.0", True)
+            page = board.PAGE
     except ValueError as e:
         print("ucm: %s" % e)
         sys.exit(2)
     try:
-        asyncio.run(start(board, o, settings))
+        asyncio.run(start(board, config, args[0], args[1], page=page))
     except KeyboardInterrupt:
-        pass
-    except OSError as e:  # e.g. the serial path or the HTTP port cannot be opened
+        # Stopped from the REPL (make repl, deploy): a running watchdog cannot be
+        # stopped, so a timer feeds it from now on and the session is not cut by a
+        # reset. A power cycle or machine.reset() starts the firmware again.
+        wdt = getattr(board, "wdt", None)
+        if wdt is not None:
+            from machine import Timer
+
+            Timer(period=1000, callback=lambda t: wdt.feed())
+            print("ucm: stopped; the watchdog is fed by a timer until reset")
+    except OSError as e:  # e.g. the serial path cannot be opened
         print("ucm: %s" % e)
         sys.exit(1)
 

@@ -472,7 +472,7 @@ def test_constant_time_compare():
         assert not api._same(given, t)
 
 
-@pytest.mark.parametrize("token", ["", None, b"bytes", " padded", 123])
+@pytest.mark.parametrize("token", [None, b"bytes", " padded", 123])
 def test_make_app_rejects_bad_token(token):
     with pytest.raises(ValueError):
         api.make_app(FakeUcm(), token)

@@ -57,6 +57,8 @@ def options(argv=None):
             o["settings"][k] = _value(val)
     if not o["serial"]:
         raise ValueError("--serial PATH is required\n" + USAGE)
+    global serial
+    serial = o["serial"]
     o["token"] = os.getenv("UCM_TOKEN") or token()
     return o
 
@@ -66,10 +68,13 @@ def token():
     return "".join("%02x" % b for b in os.urandom(16))
 
 
-def open_port(o):
+serial = None  # the --serial path, set by options()
+
+
+def open_port(cfg=None):
     from port import TtyPort
 
-    return TtyPort(o["serial"])
+    return TtyPort(serial)
 
 
 def unix_time():

@@ -3,9 +3,12 @@
 # never from time.time(), so tests can drive a fake clock.
 
 try:
-    from time import ticks_add, ticks_diff, ticks_ms
+    from time import sleep_us, ticks_add, ticks_diff, ticks_ms
 except ImportError:  # CPython
     import time as _time
+
+    def sleep_us(us):  # blocking, as MicroPython's
+        _time.sleep(us / 1000000)
 
     _PERIOD = 1 << 30
     _HALF = 1 << 29

@@ -1,7 +1,9 @@
 # The asyncio driver of the engine: one task moves bytes between a byte port and the
 # Engine and runs its timers; commands from the HTTP layer are awaited here.
-# A byte port has readinto(buf) -> int (non-blocking, 0 when nothing is there) and
-# async write(data); boards/ provide them (UART, tty), tools/ has in-memory ones.
+# A byte port has async write(data) and either readinto(buf) -> int (non-blocking, 0
+# when nothing is there; run() polls it) or async recv_into(buf) -> int > 0 (a stream:
+# receive() waits on it in its own task); boards/ provide them (UART, tty), tools/ has
+# in-memory ones.
 
 import asyncio
 
@@ -21,13 +23,15 @@ class Ucm:
         self.step_ms = step_ms  # port poll period; well inside T_MA (40 ms)
         self._buf = bytearray(256)
         self.polls = 0  # loop passes: the watchdog supervisor's sign of progress
+        self.received = 0  # bytes from a stream port
 
     async def run(self):
         e = self.engine
         buf = self._buf
         clock = self.clock
+        polled = not hasattr(self.port, "recv_into")
         while True:
-            n = self.port.readinto(buf)
+            n = self.port.readinto(buf) if polled else 0
             if n:
                 e.feed(buf, clock(), n)  # no slice: nothing allocated per read
                 if n == len(buf):
@@ -36,6 +40,16 @@ class Ucm:
                 await self.port.write(f)
             self.polls += 1
             await sleep_ms(min(self.step_ms, e.next_due(clock())))
+
+    async def receive(self):
+        """For a stream port: wait for bytes and hand them to the engine (run() sends
+        what the engine answers). Runs beside run(), as its own task."""
+        buf = bytearray(256)
+        e = self.engine
+        while True:
+            n = await self.port.recv_into(buf)
+            e.feed(buf, self.clock(), n)
+            self.received += n
 
     async def call(self, kind, **args):
         """Queue a command (see Engine.submit) and wait for its result dict. Bad

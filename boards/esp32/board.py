@@ -1,0 +1,20 @@
+# Generic ESP32-WROOM-32 DevKit. Wiring and transceiver: boards/README.md.
+#   UART2 TX GPIO17, RX GPIO16; DE/RE GPIO4; status LED GPIO2
+# UART0 is the USB REPL; UART1's default pins are the SPI flash's, hence UART2.
+# Any pin can be moved with "pins" in the config file (ucm.json).
+
+from device import Led, mem_free, network, ntp_sync, reset, reset_cause, unix_time, watchdog  # noqa: F401
+import device
+
+NAME = "esp32"
+PINS = {"uart": 2, "tx": 17, "rx": 16, "de": 4, "led": 2}
+WDT_MAX_MS = 8388  # the same limit as the Pico W, so one config works on both
+CONFIG_PATH = "ucm.json"
+PAGE = "www/index.html.gz"
+DEFAULTS = {}
+
+
+def open_port(cfg, pins=None):
+    # ESP32's flush() returns with the last character still shifting out: one more
+    # character time before DE drops
+    return device.open_port(pins or PINS, cfg, early_flush=True)

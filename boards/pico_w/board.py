@@ -1,0 +1,18 @@
+# Raspberry Pi Pico W (RP2040 + CYW43 Wi-Fi). Wiring and transceiver: boards/README.md.
+#   UART0 TX GP0, RX GP1; DE/RE GP2; status LED "LED" (behind the wireless chip)
+# Any pin can be moved with "pins" in the config file (ucm.json).
+
+from device import Led, mem_free, network, ntp_sync, reset, reset_cause, unix_time, watchdog  # noqa: F401
+import device
+
+NAME = "pico_w"
+PINS = {"uart": 0, "tx": 0, "rx": 1, "de": 2, "led": "LED"}
+WDT_MAX_MS = 8388  # RP2040 watchdog maximum
+CONFIG_PATH = "ucm.json"
+PAGE = "www/index.html.gz"
+DEFAULTS = {}  # board-specific config defaults over firmware/config.py's
+
+
+def open_port(cfg, pins=None):
+    # rp2's flush() waits for TX FIFO empty and the UART not BUSY: after the stop bit
+    return device.open_port(pins or PINS, cfg, early_flush=False)
