@@ -271,6 +271,10 @@ class ApiApp(Microdot):
     def log(self, msg):
         self._log_fn(msg.replace(self._secret, "<token>"))
 
+    def shutdown(self):
+        self.stopping = True
+        Microdot.shutdown(self)
+
     def authorized(self, req):
         h = req.headers.get("Authorization") or ""
         if h[:7].lower() != "bearer ":
@@ -602,4 +606,10 @@ def make_app(ucm, token, log=print, page=None, request_timeout_s=10, page_file=N
 
 async def serve(app, host, port):
     """Serve `app` on host:port until app.shutdown() (Microdot's start_server)."""
+    app.stopping = False
     await app.start_server(host=host, port=port)
+    if not app.stopping:
+        # Microdot returns normally when its task is cancelled (under CPython it catches
+        # serve_forever's CancelledError): pass the cancellation on, or a supervisor
+        # would take it for a server that ended and start it again
+        raise asyncio.CancelledError()

@@ -134,6 +134,7 @@ async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
     if hasattr(board, "mem_free"):
         log("ucm: started, mem_free %d" % board.mem_free())
     board.wdt = wdt  # kept for the REPL hand-over (main)
+    board.system = system  # at the REPL after Ctrl-C: board.system.status()
     await sup.run(wdt)
 
 

@@ -11,13 +11,18 @@ import asyncio
 from ucm.clock import sleep_ms, ticks_diff, ticks_ms
 
 
+RESTART_MS = 2000  # pause before a restart (doubles up to 60 s for unwatched tasks)
+STALL_MS = 5000  # a watched task without progress this long is stalled (< WDT 8.3 s)
+PERIOD_MS = 1000  # supervisor checks (and watchdog feeds) this often
+
+
 class Supervisor:
-    def __init__(self, log=print, clock=ticks_ms, restart_ms=2000, stall_ms=5000, period_ms=1000):
+    def __init__(self, log=print, clock=ticks_ms, restart_ms=None, stall_ms=None, period_ms=None):
         self.log = log
         self.clock = clock
-        self.restart_ms = restart_ms  # pause before a restart (doubles up to 60 s)
-        self.stall_ms = stall_ms
-        self.period_ms = period_ms
+        self.restart_ms = restart_ms or RESTART_MS
+        self.stall_ms = stall_ms or STALL_MS
+        self.period_ms = period_ms or PERIOD_MS
         self.tasks = {}  # name -> record
         self.fed = 0  # watchdog feeds
         self.stalled = []  # names of tasks without progress right now
@@ -30,7 +35,7 @@ class Supervisor:
         PC, e.g. an HTTP port in use) instead of a restart."""
         self.tasks[name] = {"factory": factory, "progress": progress, "task": None, "fatal": fatal,
                             "restarts": 0, "last_error": None, "seen": None, "at": self.clock(),
-                            "kicked": False}
+                            "kicked": 0}
 
     def start(self):
         for name in self.tasks:
@@ -80,15 +85,18 @@ class Supervisor:
             if v != r["seen"]:
                 r["seen"] = v
                 r["at"] = now
-                r["kicked"] = False
-            elif r["kicked"] or ticks_diff(now, r["at"]) > self.stall_ms:
-                # stalled; after one restart it counts as stalled until it moves again
+                if r["kicked"]:
+                    r["kicked"] -= 1  # a restarted task must move at two checks in a row
+            elif r["kicked"]:
+                r["kicked"] = 2
+            if r["kicked"] or ticks_diff(now, r["at"]) > self.stall_ms:
+                # stalled; after its one restart it counts as stalled until it moves again
                 out.append(name)
                 if not r["kicked"]:
                     r["task"].cancel()
                     self._ended(name, "no progress for %d ms" % ticks_diff(now, r["at"]))
                     self._spawn(name)
-                    r["kicked"] = True
+                    r["kicked"] = 2
         self.stalled = out
         return out
 

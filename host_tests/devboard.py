@@ -1,0 +1,31 @@
+# Loads the device boards' modules on the PC for tests: the stand-ins for machine,
+# network and ntptime (host_tests/standins) and boards/common on the module path, and a
+# board module (boards/<name>/board.py) imported under its own name.
+import importlib.util
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for p in (os.path.join(ROOT, "host_tests", "standins"), os.path.join(ROOT, "boards", "common"),
+          os.path.join(ROOT, "firmware"), os.path.join(ROOT, "lib")):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+import machine  # noqa: E402  (the stand-in)
+import network  # noqa: E402
+
+
+def load(path, name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, path))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def board(name):
+    """boards/<name>/board.py as module <name>_board."""
+    return load("boards/%s/board.py" % name, name + "_board")
+
+
+def firmware_main():
+    return load("firmware/main.py", "ucm_main")
