@@ -35,7 +35,7 @@ def _check(changes, base, path=""):
     # changes must be a dict whose keys exist in base with values of the same type;
     # "pins" and "settings" are checked by check_free
     if type(changes) is not dict:
-        raise ValueError("%s: must be an object" % (path or "config"))
+        raise ValueError("%s: must be an object" % (path[:-1] or "config"))
     for k in changes:
         v = changes[k]
         where = path + k

@@ -188,9 +188,7 @@ def main(board=None, argv=None):
         # reset. A power cycle or machine.reset() starts the firmware again.
         wdt = getattr(board, "wdt", None)
         if wdt is not None:
-            from machine import Timer
-
-            Timer(period=1000, callback=lambda t: wdt.feed())
+            board.feed_forever(wdt)
             print("ucm: stopped; the watchdog is fed by a timer until reset")
     except OSError as e:  # e.g. the serial path cannot be opened
         print("ucm: %s" % e)

@@ -47,11 +47,13 @@ class Wifi:
         a = self.cfg["ap"]
         if self.ap is None:
             self.ap = self.net.WLAN(self.net.AP_IF)
-        self.ap.active(True)
+        # configured before it is switched on (the CYW43 takes the settings then);
+        # security 0 = open, else WPA2 with the key
         if a["password"]:
-            self.ap.config(essid=a["ssid"], password=a["password"])
+            self.ap.config(ssid=a["ssid"], key=a["password"])
         else:
-            self.ap.config(essid=a["ssid"], security=0)
+            self.ap.config(ssid=a["ssid"], security=0)
+        self.ap.active(True)
         self.ap_active = True
         self.log("wifi: access point %s up (%s): set-up page on http://%s/setup"
                  % (a["ssid"], "WPA2" if a["password"] else "open", self.ap.ifconfig()[0]))

@@ -126,7 +126,7 @@ def test_boot_on_a_fresh_board(device):
         assert all(t["restarts"] == 0 for t in f["tasks"].values())
         # no network configured: the set-up access point, comm status "lost" to the SGD
         ap = network.WLAN(network.AP_IF)
-        assert ap.active() and ap.cfg["essid"] == "ucm-setup" and f["wifi"]["ap"] == "ucm-setup"
+        assert ap.active() and ap.cfg == {"ssid": "ucm-setup", "security": 0} and f["wifi"]["ap"] == "ucm-setup"
         assert u.sim.comm_status == 0
         # the watchdog runs and is fed
         assert machine.wdts and machine.wdts[0].timeout == 8000
@@ -365,3 +365,25 @@ def test_a_failing_task_is_restarted_and_counted(device):
         u.stop()
 
     run(go())
+
+
+def test_stopped_at_the_repl_keeps_the_watchdog_fed(device, monkeypatch):
+    # main() on the device: the config from flash, then Ctrl-C at the REPL (mpremote,
+    # make repl). The watchdog cannot be stopped, so a timer feeds it from then on.
+    write_config(device, {"token": TOKEN, "watchdog_ms": 60000})
+    board = devboard.board("pico_w")
+    fw = devboard.firmware_main()
+    seen = {}
+
+    async def start(b, conf, *a, **k):
+        seen["config"] = conf
+        b.wdt = b.watchdog(8000)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fw, "start", start)
+    fw.main(board)
+    assert seen["config"].source == "file" and seen["config"].data["token"] == TOKEN
+    wdt_ = machine.wdts[-1]
+    assert len(machine.timers) == 1 and machine.timers[0].period == 1000
+    machine.timers[0].callback(machine.timers[0])
+    assert wdt_.feeds == 1

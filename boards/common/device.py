@@ -50,6 +50,15 @@ def watchdog(timeout_ms):
     return machine.WDT(timeout=timeout_ms)
 
 
+def feed_forever(wdt):
+    """Feed wdt from a timer from now on: only once the firmware has been stopped at the
+    REPL, so that a session there is not cut short by a reset."""
+    try:
+        return machine.Timer(-1, period=1000, callback=lambda t: wdt.feed())  # rp2: virtual
+    except (ValueError, TypeError):
+        return machine.Timer(0, period=1000, callback=lambda t: wdt.feed())  # esp32: hardware
+
+
 def reset_cause():
     c = machine.reset_cause()
     for name in _CAUSES:

@@ -46,7 +46,9 @@ class _PolledStream:
 def stream(uart):
     """An object with async readinto(buf) over the UART."""
     if sys.implementation.name == "micropython":
-        return asyncio.StreamReader(uart)
+        s = asyncio.StreamReader(uart)
+        if hasattr(s, "readinto"):  # MicroPython >= 1.21
+            return s
     return _PolledStream(uart)
 
 

@@ -1,0 +1,235 @@
+# The parts of firmware/ and boards/common that need no hardware, network or event
+# loop, run under CPython (pytest) and under MicroPython (mp_run.py): the config store
+# (defaults, corrupt file, validation, secrets hidden, atomic save), the Prometheus text,
+# the supervisor's stall rule, the RS-485 port's DE order and echo removal.
+
+import json
+import os
+import sys
+
+from checks import raises
+
+MICROPYTHON = sys.implementation.name == "micropython"
+
+import config  # noqa: E402
+import metrics  # noqa: E402
+import rs485  # noqa: E402
+import supervisor  # noqa: E402
+
+if MICROPYTHON:
+    _DIR = "/"
+else:
+    import tempfile
+
+    _DIR = tempfile.mkdtemp(prefix="ucm-parts-")
+
+
+def _path(name):
+    p = _DIR.rstrip("/") + "/" + name
+    for q in (p, p + ".tmp"):
+        try:
+            os.remove(q)
+        except OSError:
+            pass
+    return p
+
+
+def _write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def test_config_missing_then_saved_and_loaded():
+    p = _path("c1.json")
+    c = config.Config(p).load()
+    assert c.source == "defaults" and "no " in c.error
+    assert c.data["http_port"] == 80 and c.data["wifi"]["ssid"] == ""
+    changed = c.update({"wifi": {"ssid": "home", "password": "pw"}, "settings": {"heartbeat_ms": 5000}})
+    assert sorted(changed) == ["settings", "wifi"]
+    c.save()
+    with open(p) as f:
+        on_flash = json.load(f)
+    assert on_flash == {"wifi": {"ssid": "home", "password": "pw"}, "settings": {"heartbeat_ms": 5000}}
+    d = config.Config(p).load()
+    assert d.source == "file" and d.error is None and d.data["wifi"]["ssid"] == "home"
+    assert d.data["wifi"]["hostname"] == "ucm"  # defaults fill what the file leaves out
+    try:
+        os.stat(p + ".tmp")
+        raise AssertionError("temporary file left behind")
+    except OSError:
+        pass
+
+
+def test_config_corrupt_and_wrong_files_give_defaults():
+    p = _path("c2.json")
+    for text, why in (('{"wifi": ', "not valid JSON"), ('[1, 2]', "must be an object"),
+                      ('{"http_port": "80"}', "http_port: must be an integer"),
+                      ('{"colour": 1}', "colour: unknown key"),
+                      ('{"settings": {"t_ma_ms": "x"}}', "settings: setting t_ma_ms"),
+                      ('{"transceiver": "x"}', "transceiver: one of de, auto")):
+        _write(p, text)
+        c = config.Config(p).load()
+        assert c.source == "defaults" and why in c.error, (text, c.error)
+        assert c.data == config.Config(None).data
+
+
+def test_config_takes_a_complete_temporary_file_when_the_file_is_gone():
+    p = _path("c3.json")
+    _write(p + ".tmp", '{"wifi": {"ssid": "from-tmp"}}')
+    c = config.Config(p).load()
+    assert c.source == "file" and c.data["wifi"]["ssid"] == "from-tmp"
+
+
+def test_config_update_checks_everything_or_changes_nothing():
+    c = config.Config(None)
+    before = json.dumps(c.data)
+    for bad, msg in (({"wifi": {"ssid": 1}}, "wifi.ssid: must be a string"),
+                     ({"wifi": "home"}, "wifi: must be an object"),
+                     ({"ap": {"password": "short"}}, "ap.password: 8..63"),
+                     ({"token": "short"}, "token: 8..128"),
+                     ({"token": " padded-token "}, "token: 8..128"),
+                     ({"pins": {"tx": [1]}}, "pins.tx: a pin number or name"),
+                     ({"watchdog_ms": -5}, "watchdog_ms: must be >= 0"),
+                     ({"settings": {"nope": 1}}, "settings: unknown setting: nope"),
+                     ({"wifi": {"ssid": "ok"}, "http_port": "x"}, "http_port: must be an integer")):
+        e = raises(ValueError, c.update, bad)
+        assert msg in str(e), (bad, str(e))
+    assert json.dumps(c.data) == before
+    assert sorted(c.update({"pins": {"de": 5, "led": "LED"}, "token": "a-long-token"})) == ["pins", "token"]
+    assert c.update({"token": "a-long-token"}) == []  # same value: nothing changed
+
+
+def test_config_public_hides_every_secret():
+    c = config.Config(None, {"ap": {"ssid": "board-ap"}})
+    c.update({"wifi": {"ssid": "home", "password": "wifi-secret"}, "ap": {"password": "ap-secret-1"}, "token": "api-secret-1"})
+    pub = c.public()
+    text = json.dumps(pub)
+    for secret in ("wifi-secret", "ap-secret-1", "api-secret-1"):
+        assert secret not in text
+    assert pub["wifi"]["password_set"] and pub["ap"]["password_set"] and pub["token_set"]
+    assert pub["ap"]["ssid"] == "board-ap"  # board defaults over the firmware's
+    assert c.data["token"] == "api-secret-1"  # the store itself still has them
+
+
+def _status():
+    from ucm.engine import Engine
+
+    return Engine(None, None, 0).status(5000)
+
+
+def test_metrics_text_format():
+    text = metrics.render(_status(), {"wifi": {"online": True, "drops": 2}, "mem_free": 12345,
+                                       "tasks": {"engine": {"restarts": 1}, "http": {"restarts": 0}}})
+    lines = text.split("\n")
+    assert lines[-1] == ""  # ends with a newline
+    assert "ucm_link_up 0" in lines and 'ucm_link_state{state="down"} 1' in lines
+    assert "ucm_uptime_seconds 5" in lines and "ucm_frames_in_total 0" in lines
+    assert "# TYPE ucm_frames_in_total counter" in lines
+    assert "ucm_wifi_online 1" in lines and "ucm_wifi_drops_total 2" in lines
+    assert 'ucm_task_restarts_total{task="engine"} 1' in lines and "ucm_mem_free_bytes 12345" in lines
+    assert "ucm_sgd_op_state" not in "".join(l for l in lines if not l.startswith("#"))  # unknown: no sample
+    for line in lines:
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            float(value)
+            assert name.startswith("ucm_")
+    names = [l.split()[2] for l in lines if l.startswith("# TYPE")]
+    assert len(names) == len(set(names))  # each metric declared once
+
+
+class _Task:
+    def __init__(self):
+        self.cancelled = False
+
+    def cancel(self):
+        self.cancelled = True
+
+
+def test_supervisor_stall_rule():
+    t = [0]
+    sup = supervisor.Supervisor(lambda m: None, lambda: t[0], stall_ms=5000)
+    n = [0]
+    sup.add("engine", None, lambda: n[0])
+    spawned = []
+    sup._spawn = lambda name: spawned.append(name)
+    sup.tasks["engine"]["task"] = task = _Task()
+    for _ in range(6):
+        t[0] += 1000
+        n[0] += 1
+        assert sup.check() == []
+    t[0] += 6000
+    assert sup.check() == ["engine"] and task.cancelled and spawned == ["engine"]
+    t[0] += 1000
+    assert sup.check() == ["engine"] and spawned == ["engine"]  # restarted only once
+    for want in (["engine"], []):
+        n[0] += 1
+        t[0] += 1000
+        assert sup.check() == want
+    assert sup.status()["engine"]["restarts"] == 1
+
+
+class _Pin:
+    def __init__(self, log):
+        self.v = 0
+        self.log = log
+
+    def value(self, v=None):
+        if v is None:
+            return self.v
+        self.v = v
+        self.log.append(("de", v))
+
+
+class _Uart:
+    def __init__(self, log):
+        self.log = log
+        self.inbox = bytearray()
+
+    def write(self, data):
+        self.log.append(("write", bytes(data)))
+
+    def flush(self):
+        self.log.append(("flush",))
+
+    def any(self):
+        return len(self.inbox)
+
+    def readinto(self, buf):
+        n = min(len(buf), len(self.inbox))
+        buf[:n] = self.inbox[:n]
+        self.inbox = self.inbox[n:]
+        return n
+
+
+class _Reader:
+    def __init__(self, uart):
+        self.u = uart
+
+    async def readinto(self, buf):
+        return self.u.readinto(buf)
+
+
+def _run(coro):
+    # these coroutines never wait on anything: one step runs them to the end
+    try:
+        coro.send(None)
+    except StopIteration as e:
+        return e.value
+    raise AssertionError("coroutine suspended")
+
+
+def test_rs485_de_order_and_echo():
+    log = []
+    uart = _Uart(log)
+    port = rs485.Rs485Port(uart, _Pin(log), 19200, reader=_Reader(uart))
+    del log[:]
+    _run(port.write(b"\x06\x00"))
+    assert log == [("de", 1), ("write", b"\x06\x00"), ("flush",), ("de", 0)]
+    # auto-direction: the echo of what we sent is dropped, the peer's bytes kept
+    port = rs485.Rs485Port(uart, None, 19200, echo=True, reader=_Reader(uart))
+    _run(port.write(b"\x08\x01\x00\x02\x01\x3c\x1d\xe4"))
+    uart.inbox = bytearray(b"\x08\x01\x00\x02\x01\x3c\x1d\xe4\x06\x00")
+    buf = bytearray(32)
+    n = _run(port.recv_into(buf))
+    assert bytes(buf[:n]) == b"\x06\x00" and port.echo_errors == 0
+    assert rs485.rx_buffer(19200, 100) == 192 and rs485.RX_BUFFER >= 192
