@@ -7,6 +7,10 @@
 #   make test-micropython MICROPYTHON=/path/to/micropython   ... under a unix-port binary
 #   make size                      .mpy size table and budget check
 #   make bench                     benchmarks (not part of make test)
+#   make deploy BOARD=pico_w PORT=/dev/ttyACM0   compile and copy the firmware to a board
+#                                  (BOARD=esp32; DRY_RUN=1: no board, list files and sizes)
+#   make repl PORT=/dev/ttyACM0    the board's MicroPython prompt (mpremote repl)
+#   make logs PORT=/dev/ttyACM0    watch the running firmware's console (no restart)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,12 +20,12 @@ NODE ?= node
 NPM ?= npm
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all test test-python test-micropython size bench sim setup clean help
+.PHONY: all test test-python test-micropython size bench sim deploy repl logs setup clean help
 
 all: help
 
 help:
-	@sed -n '1,9p' Makefile
+	@sed -n '1,13p' Makefile
 
 # --- set-up ---------------------------------------------------------------------------
 
@@ -71,6 +75,23 @@ bench: setup
 # MICROPYTHON= run the firmware under a unix-port binary, UCM_TOKEN= the API token
 sim: $(VENV)/.installed
 	PORT="$(PORT)" SERIAL="$(SERIAL)" QUIET="$(QUIET)" MICROPYTHON="$(MICROPYTHON)" $(PY) tools/sim.py
+
+# --- device ---------------------------------------------------------------------------
+
+# BOARD= a folder of boards/ (pico_w, esp32), PORT= the board's serial device (not make
+# sim's HTTP port), DRY_RUN=1 no board. WIFI_SSID=, WIFI_PASSWORD=, UCM_TOKEN= go into the
+# starter /ucm.json, written only when the board has none.
+deploy: $(VENV)/.installed
+	@$(PY) tools/deploy.py --board "$(BOARD)" --port "$(PORT)" $(if $(filter-out 0 no false,$(DRY_RUN)),--dry-run)
+
+# Ctrl-] or Ctrl-X leaves; in logs, Ctrl-C would stop the firmware (Ctrl-D restarts it)
+repl: $(VENV)/.installed
+	@$(PY) tools/deploy.py --check-port repl --port "$(PORT)"
+	$(PY) -m mpremote connect "$(PORT)" repl
+
+logs: $(VENV)/.installed
+	@$(PY) tools/deploy.py --check-port logs --port "$(PORT)"
+	$(PY) -m mpremote connect "$(PORT)" resume repl
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

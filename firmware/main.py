@@ -44,7 +44,7 @@ class System:
             "wifi": self.wifi.status() if self.wifi else None,
             "tasks": self.sup.status(),
             "watchdog_feeds": self.sup.fed,
-            "mem_free": self.board.mem_free() if hasattr(self.board, "mem_free") else None,
+            "mem_free": self.board.mem_free(False) if hasattr(self.board, "mem_free") else None,
         }
 
     def change(self, app, changes, fail):

@@ -92,6 +92,8 @@ def unix_time():
     return int(time.time()) + _EPOCH if _synced else None
 
 
-def mem_free():
-    gc.collect()
+def mem_free(collect=True):
+    """Free heap bytes; collect=False for frequent reads (/api/status) without a GC."""
+    if collect:
+        gc.collect()
     return gc.mem_free()
