@@ -114,7 +114,7 @@ async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
     app = api.make_app(ucm, cfg["token"], log=log, page_file=page, system=system)
     sup.add("engine", ucm.run, lambda: ucm.polls)
     if hasattr(port, "recv_into"):
-        sup.add("rs485", ucm.receive)
+        sup.add("rs485", ucm.receive, lambda: ucm.rx_loops)
     sup.add("http", lambda: api.serve(app, host, cfg["http_port"]), fatal=not device)
     if hasattr(board, "Led"):
         led = board.Led(_pins(board, cfg)["led"])
