@@ -74,7 +74,7 @@ bench: setup
 # PORT= HTTP port (8080), SERIAL= a real SGD's tty (no simulator), QUIET=1 no trace,
 # MICROPYTHON= run the firmware under a unix-port binary, UCM_TOKEN= the API token
 sim: $(VENV)/.installed
-	PORT="$(PORT)" SERIAL="$(SERIAL)" QUIET="$(QUIET)" MICROPYTHON="$(MICROPYTHON)" $(PY) tools/sim.py
+	PORT="$(PORT)" SERIAL="$(SERIAL)" QUIET="$(QUIET)" MICROPYTHON="$(MICROPYTHON)" BUS="$(BUS)" HEATER="$(HEATER)" $(PY) tools/sim.py
 
 # --- device ---------------------------------------------------------------------------
 

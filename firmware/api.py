@@ -167,6 +167,7 @@ _ENDPOINTS = (
     "GET /api/status", "GET /api/sgd/info[?refresh=1]", "GET /api/sgd/energy[?refresh=1]",
     "GET /api/sgd/setpoint", "PUT /api/sgd/setpoint", "GET /api/log[?n=50]",
     "GET /metrics", "GET /api/config", "PUT /api/config", "POST /api/restart", "GET /setup",
+    "GET /api/ninebit/frames[?n=50]", "GET /api/ninebit/params[?since=ms]", "POST /api/ninebit/send",
 ) + tuple("POST /api/dr/" + d[0] for d in _DR)
 _SETUP = ("<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
           "<title>UCM set-up</title><h1>UCM set-up</h1><form id=f>"
@@ -384,8 +385,72 @@ async def _index(app, req, arg):
 async def _status(app, req, arg):
     st = app.ucm.status()
     if app.system:
+        st["bus"] = app.system.bus
+        if app.system.ninebit:
+            st["bus"] = dict(app.system.bus, ninebit=app.system.ninebit.status())
         st["firmware"] = app.system.status()
     return _json(st)
+
+
+def _ninebit(app):
+    nb = app.system.ninebit if app.system else None
+    if nb is None:
+        bus = app.system.bus["active"] if app.system else "cta2045"
+        raise _Bad("the 9-bit bus is not active (bus: %s)" % bus, None, 409)
+    return nb
+
+
+async def _nb_frames(app, req, arg):
+    nb = _ninebit(app)
+    return _json({"frames": nb.frames(_count(req))})
+
+
+async def _nb_params(app, req, arg):
+    """GET /api/ninebit/params[?since=MS]: every word (or those changed after since, ms
+    since start) and the change log."""
+    nb = _ninebit(app)
+    since = req.args.get("since")
+    if since is not None:
+        if not (since and len(since) <= 10 and not since.strip("0123456789")):
+            raise _Bad("must be milliseconds since start (an integer >= 0)", "since")
+        since = int(since)
+    from ucm.clock import ticks_diff
+
+    return _json({"now_ms": ticks_diff(nb.clock(), nb.boot), "params": nb.params.rows(since),
+                  "changes": nb.params.changes(since),
+                  "note": "temp_c_hypothesis is value/512 degrees C: a hypothesis, not a documented fact"})
+
+
+async def _nb_send(app, req, arg):
+    """POST /api/ninebit/send {"hex": "90 00 90", "force": false}: only in the ninebit
+    personality, only a frame whose checksum holds, a 0x40 broadcast only with force."""
+    nb = _ninebit(app)
+    args = _args(_body(req), {"hex": (_hexframe, _REQUIRED), "force": (_optional(_boolean), False)})
+    try:
+        await nb.send(args["hex"], args["force"] is True)
+    except ValueError as e:
+        msg = str(e)
+        raise _Bad(msg.partition(": ")[2] or msg, "hex", 409 if "personality" in msg else 400)
+    return _json({"sent": "".join("%02x" % b for b in args["hex"])})
+
+
+def _hexframe(v, field):
+    if type(v) is not str:
+        raise _Bad("must be a hex string", field)
+    t = v.replace(" ", "")
+    try:
+        data = bytes.fromhex(t)
+    except ValueError:
+        raise _Bad("must be a hex string", field)
+    if not 2 <= len(data) <= 514:
+        raise _Bad("a frame is 2..514 bytes", field)
+    return data
+
+
+def _boolean(v, field):
+    if v is not True and v is not False:
+        raise _Bad("must be true or false", field)
+    return v
 
 
 async def _metrics(app, req, arg):
@@ -483,11 +548,15 @@ async def _cached(app, req, arg):
     return _json(out)
 
 
-async def _frames(app, req, arg):
+def _count(req):
     n = req.args.get("n", "50")
     if not (n and len(n) <= 3 and not n.strip("0123456789") and 1 <= int(n) <= 200):
         raise _Bad("must be an integer 1..200", "n")
-    return _json({"frames": app.ucm.frames(int(n))})
+    return int(n)
+
+
+async def _frames(app, req, arg):
+    return _json({"frames": app.ucm.frames(_count(req))})
 
 
 async def _get_setpoint(app, req, arg):
@@ -525,6 +594,9 @@ _ROUTES = [
     ("/api/restart", "POST", _restart, None),
     ("/setup", "GET", _setup_page, None),
     ("/api/setup", "POST", _setup, None),
+    ("/api/ninebit/frames", "GET", _nb_frames, None),
+    ("/api/ninebit/params", "GET", _nb_params, None),
+    ("/api/ninebit/send", "POST", _nb_send, None),
 ] + [("/api/dr/" + name, "POST", _dr, (kind, spec)) for name, kind, spec in _DR]
 _IMPL = {r[1] + " " + r[0]: (r[2], r[3]) for r in _ROUTES}  # "METHOD path" -> (impl, arg)
 

@@ -16,6 +16,12 @@ DEFAULTS = {
     "http_port": 80,
     "ntp_host": "pool.ntp.org",
     "transceiver": "de",  # "de": DE/RE on a GPIO; "auto": auto-direction part
+    # the protocol on the socket: "cta2045"; "ninebit-listen" (the 9-bit bus, receive
+    # only); "ninebit" (listen and send, see the README's warning); "auto" (listen for
+    # bus_detect_s, 9-bit when valid frames appear, else CTA-2045)
+    "bus": "cta2045",
+    "bus_detect_s": 5,
+    "ninebit_gap_ms": 10,  # no 9th bit (ESP32): an idle gap this long ends a frame
     "pins": {},  # over the board's pin map: uart, tx, rx, de, led
     "watchdog_ms": 8000,  # machine.WDT timeout; 0 = off (development)
     "settings": {},  # engine settings (README: engine settings table)
@@ -24,7 +30,7 @@ SECRETS = (("wifi", "password"), ("ap", "password"), (None, "token"))
 # Keys applied without a restart; any other change takes effect after one
 LIVE = ("settings", "token")
 _PINS = ("uart", "tx", "rx", "de", "led")
-_CHOICES = {"transceiver": ("de", "auto")}
+_CHOICES = {"transceiver": ("de", "auto"), "bus": ("cta2045", "ninebit-listen", "ninebit", "auto")}
 
 
 def _copy(d):

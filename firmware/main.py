@@ -24,8 +24,10 @@ def trace_line(d, data, now, note):
 class System:
     """The firmware's side of the API: its status, the config store, restarts."""
 
-    def __init__(self, board, config, ucm, sup, wifi=None, log=print):
+    def __init__(self, board, config, ucm, sup, wifi=None, log=print, bus=None, ninebit=None):
         self.board = board
+        self.bus = bus or {"setting": "cta2045", "active": "cta2045", "why": "configured"}
+        self.ninebit = ninebit  # the NineBitBus while a 9-bit personality is active
         self.config = config
         self.ucm = ucm
         self.sup = sup
@@ -100,7 +102,11 @@ async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
 
     cfg = config.data
     device = hasattr(board, "PINS")
-    port = board.open_port(cfg, _pins(board, cfg)) if device else board.open_port(cfg)
+    pins = _pins(board, cfg) if device else None
+    bus, ninebit = await _choose_bus(board, cfg, pins, log)
+    port = None
+    if ninebit is None:
+        port = board.open_port(cfg, pins) if device else board.open_port(cfg)
     ucm = Ucm(port, Settings(**cfg["settings"]), board.unix_time, None if quiet else trace_line)
     sup = Supervisor(log)
     wifi = None
@@ -110,14 +116,17 @@ async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
         ucm.set_upstream(False)  # "lost" until the network is joined
         wifi = Wifi(board.network(), cfg, ucm.set_upstream, log, board.ntp_sync)
         sup.add("wifi", wifi.run, lambda: wifi.loops)
-    system = System(board, config, ucm, sup, wifi, log)
+    system = System(board, config, ucm, sup, wifi, log, bus, ninebit)
     app = api.make_app(ucm, cfg["token"], log=log, page_file=page, system=system)
-    sup.add("engine", ucm.run, lambda: ucm.polls)
-    if hasattr(port, "recv_into"):
-        sup.add("rs485", ucm.receive, lambda: ucm.rx_loops)
+    if ninebit is None:
+        sup.add("engine", ucm.run, lambda: ucm.polls)
+        if hasattr(port, "recv_into"):
+            sup.add("rs485", ucm.receive, lambda: ucm.rx_loops)
+    else:  # the CTA-2045 engine stays idle: its link is down, commands answer 503
+        sup.add("ninebit", ninebit.run)
     sup.add("http", lambda: api.serve(app, host, cfg["http_port"]), fatal=not device)
     if hasattr(board, "Led"):
-        led = board.Led(_pins(board, cfg)["led"])
+        led = board.Led(pins["led"])
         sup.add("led", lambda: _blink(led, ucm))
     log("ucm: %s firmware %s, reset cause: %s" % (board.NAME, VERSION, system.reset_cause))
     if config.error:
@@ -138,6 +147,37 @@ async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
     await sup.run(wdt)
 
 
+async def _choose_bus(board, cfg, pins, log):
+    """The bus personality: (status dict {setting, active, why}, the NineBitBus of a
+    9-bit personality or None for CTA-2045)."""
+    setting = cfg["bus"]
+    active = setting
+    why = "configured"
+    can9 = hasattr(board, "open_ninebit")
+    if setting == "auto":
+        if not can9:
+            active, why = "cta2045", "this board has no 9-bit port"
+        else:
+            from ninebit_bus import detect
+
+            p9 = board.open_ninebit(cfg, pins)
+            found, why = await detect(p9, cfg["bus_detect_s"])
+            p9.close()
+            active = "ninebit-listen" if found else "cta2045"
+    elif setting != "cta2045" and not can9:
+        active, why = "cta2045", "this board has no 9-bit port"
+    bus = {"setting": setting, "active": active, "why": why}
+    log("ucm: bus %s (%s: %s)" % (active, setting, why))
+    if active == "cta2045":
+        return bus, None
+    from ninebit_bus import NineBitBus
+
+    nb = NineBitBus(board.open_ninebit(cfg, pins), transmit=active == "ninebit", gap_ms=cfg["ninebit_gap_ms"])
+    if active == "ninebit":
+        log("ninebit: SENDING IS ON: frames posted to /api/ninebit/send go onto the heater's bus")
+    return bus, nb
+
+
 async def _blink(led, ucm):
     # the status LED: steady on while the link is up, slow blink otherwise
     from ucm.clock import sleep_ms
@@ -156,7 +196,7 @@ def _host_config(board, argv):
 
     o = board.options(argv)
     c = Config(None)
-    c.update({"http_port": o["http_port"], "settings": o["settings"]})
+    c.update({"http_port": o["http_port"], "settings": o["settings"], "bus": o["bus"]})
     c.data["token"] = o["token"]  # from UCM_TOKEN, or generated: not checked for length
     c.source = "command line"
     c.error = None

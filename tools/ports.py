@@ -32,17 +32,37 @@ def _raw_19200(fd):
     termios.tcsetattr(fd, termios.TCSANOW, a)
 
 
-def configure_tty(path_or_fd):
+CMSPAR = getattr(termios, "CMSPAR", 0o10000000000)  # Linux: mark/space parity
+
+
+def ninebit_capture(fd):
+    """The 9-bit bus's capture settings on a raw 19200 tty: SPACE parity checked
+    (PARENB|CMSPAR, PARODD clear) with INPCK|PARMRK, so a byte whose 9th bit is 1 fails
+    the check and arrives as FF 00 x, a literal 0xFF as FF FF (lib/ninebit/capture.py).
+    Raises OSError where the driver refuses space parity."""
+    a = termios.tcgetattr(fd)
+    a[2] |= termios.PARENB | CMSPAR
+    a[2] &= ~termios.PARODD
+    a[0] |= termios.INPCK | termios.PARMRK
+    a[0] &= ~(termios.IGNPAR | termios.ISTRIP)
+    termios.tcsetattr(fd, termios.TCSANOW, a)
+    b = termios.tcgetattr(fd)
+    if not b[2] & CMSPAR or not b[0] & termios.PARMRK:
+        raise OSError(errno.EINVAL, "the tty does not take space parity with PARMRK")
+
+
+def configure_tty(path_or_fd, ninebit=False):
     """Put a tty (a path or an open fd) in raw 19200 8N1, e.g. a pty slave before another
-    process opens it. Settings of a pty persist while its master is open."""
-    if isinstance(path_or_fd, int):
-        _raw_19200(path_or_fd)
-        return
-    fd = os.open(path_or_fd, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    process opens it; ninebit: the 9-bit bus's capture settings instead (above).
+    Settings of a pty persist while its master is open."""
+    fd = path_or_fd if isinstance(path_or_fd, int) else os.open(path_or_fd, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
     try:
         _raw_19200(fd)
+        if ninebit:
+            ninebit_capture(fd)
     finally:
-        os.close(fd)
+        if fd is not path_or_fd:
+            os.close(fd)
 
 
 def open_pty():

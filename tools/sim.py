@@ -25,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "lib"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
+import ninebit_sim  # noqa: E402
 import ports  # noqa: E402
 import sgd_sim  # noqa: E402
 
@@ -43,11 +44,13 @@ def firmware_command(micropython=None):
     return [sys.executable, "-u", main], env
 
 
-def start_firmware(serial, http_host, http_port, token, quiet=False, settings=(), micropython=None, stdout=None):
+def start_firmware(serial, http_host, http_port, token, quiet=False, settings=(), micropython=None, stdout=None,
+                   bus="cta2045"):
     import build
 
     argv, env = firmware_command(micropython)
-    argv += ["--serial", serial, "--http-host", http_host, "--http-port", str(http_port), "--page", build.page()]
+    argv += ["--serial", serial, "--http-host", http_host, "--http-port", str(http_port), "--page", build.page(),
+             "--bus", bus]
     if quiet:
         argv.append("--quiet")
     for s in settings:
@@ -65,6 +68,10 @@ def parser():
     p.add_argument("--quiet", action="store_true", default=env("QUIET", "") not in ("", "0"), help="no frame trace (QUIET=1)")
     p.add_argument("--micropython", default=env("MICROPYTHON") or None, help="run the firmware under this binary (MICROPYTHON=)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="an engine setting, e.g. heartbeat_ms=10000")
+    p.add_argument("--bus", default=env("BUS") or "cta2045", choices=("cta2045", "ninebit-listen", "auto"),
+                   help="the firmware's bus personality (BUS=, default cta2045)")
+    p.add_argument("--heater", default=env("HEATER") or None, choices=("cta2045", "ninebit"),
+                   help="the simulated heater's bus (HEATER=; default: ninebit for BUS=ninebit-listen, else cta2045)")
     p.add_argument("--no-intermediate", action="store_true", help="simulator: a heater without Intermediate DR")
     p.add_argument("--seed", type=int, default=0, help="simulator: random seed")
     return p
@@ -81,17 +88,23 @@ async def _simulate(sim, port, proc):
 
     if sys.stdin and sys.stdin.isatty():
         threading.Thread(target=read_stdin, daemon=True).start()
-    task = asyncio.create_task(sgd_sim.run(sim, port))
+    if isinstance(sim, ninebit_sim.NineBitSim):
+        task = asyncio.create_task(ninebit_sim.run(sim, port))
+    else:
+        task = asyncio.create_task(sgd_sim.run(sim, port))
     try:
         while proc.poll() is None:
             try:
                 line = await asyncio.wait_for(lines.get(), 0.2)
             except asyncio.TimeoutError:
                 continue
-            try:
-                text = sgd_sim.command(sim, line)
-            except sgd_sim._Quit:
-                return
+            if isinstance(sim, ninebit_sim.NineBitSim):
+                text = sim.command(line) if line.strip() else ""
+            else:
+                try:
+                    text = sgd_sim.command(sim, line)
+                except sgd_sim._Quit:
+                    return
             if text:
                 print("sim: " + text, flush=True)
     finally:
@@ -105,9 +118,10 @@ def main(argv=None):
         return 2
     token = os.environ.get("UCM_TOKEN") or secrets.token_urlsafe(18)
     sim = port = None
+    heater = a.heater or ("ninebit" if a.bus == "ninebit-listen" else "cta2045")
     if a.serial:
         try:
-            ports.configure_tty(a.serial)
+            ports.configure_tty(a.serial, ninebit=a.bus == "ninebit-listen")
         except OSError as e:
             print("sim.py: cannot use %s: %s" % (a.serial, e.strerror or e))
             return 1
@@ -116,17 +130,24 @@ def main(argv=None):
         master, slave, path = ports.open_pty()
         os.close(slave)
         port = ports.FdPort(master)
-        sim = sgd_sim.SgdSim(seed=a.seed, intermediate=not a.no_intermediate)
+        if heater == "ninebit":
+            sim = ninebit_sim.NineBitSim()
+        else:
+            sim = sgd_sim.SgdSim(seed=a.seed, intermediate=not a.no_intermediate)
     url = "http://%s:%d/" % (a.http_host, a.http_port)
     print("UCM firmware (host board%s) on %s" % (", MicroPython" if a.micropython else "", path))
     print("  HTTP API:  %s   (status: %sapi/status)" % (url, url))
     print("  API token: %s" % token)
     print('  try:       curl -X POST -H "Authorization: Bearer %s" -d \'{"duration_s": 600}\' %sapi/dr/shed' % (token, url))
-    if sim:
+    if a.bus != "cta2045":
+        print("  bus:       %s   (9-bit frames: %sapi/ninebit/frames, words: %sapi/ninebit/params)" % (a.bus, url, url))
+    if heater == "ninebit" and sim:
+        print("  simulator: a 9-bit bus heater; type setpoint 125, mode 2, tank 0 50.5, corrupt 1, silent on|off")
+    elif sim:
         print("  simulator: type 'help' for commands (override on, silent 10, corrupt 1, reboot, ...)")
     print(flush=True)
     try:
-        proc = start_firmware(path, a.http_host, a.http_port, token, a.quiet, a.set, a.micropython)
+        proc = start_firmware(path, a.http_host, a.http_port, token, a.quiet, a.set, a.micropython, bus=a.bus)
     except OSError as e:
         print("sim.py: cannot start the firmware: %s" % e)
         return 1

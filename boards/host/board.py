@@ -3,6 +3,8 @@
 # command line and the environment instead of a config file:
 #   main.py --serial PATH [--http-host 127.0.0.1] [--http-port 8080] [--quiet]
 #           [--page FILE]                 (the web page; .gz is sent gzip-encoded)
+#           [--bus cta2045|ninebit-listen|auto]   (the 9-bit bus: the tty delivers a
+#                                         Linux PARMRK capture stream, see tools/ports.py)
 #           [--set name=value ...]        (engine settings, e.g. --set heartbeat_ms=10000)
 #   UCM_TOKEN=...                         the API token (generated when not set)
 
@@ -12,7 +14,9 @@ import time
 
 NAME = "host"
 
-USAGE = "usage: main.py --serial PATH [--http-host H] [--http-port N] [--quiet] [--page FILE] [--set name=value ...]"
+USAGE = ("usage: main.py --serial PATH [--http-host H] [--http-port N] [--quiet] [--page FILE]"
+         " [--bus cta2045|ninebit-listen|auto] [--set name=value ...]")
+BUSES = ("cta2045", "ninebit-listen", "auto")  # a PC cannot send on the 9-bit bus
 
 
 def _value(text):
@@ -28,7 +32,8 @@ def _value(text):
 def options(argv=None):
     """The firmware options from the command line, or raise ValueError with the reason."""
     argv = sys.argv[1:] if argv is None else argv
-    o = {"serial": None, "http_host": "127.0.0.1", "http_port": 8080, "quiet": False, "page": None, "settings": {}}
+    o = {"serial": None, "http_host": "127.0.0.1", "http_port": 8080, "quiet": False, "page": None,
+         "bus": "cta2045", "settings": {}}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -36,7 +41,7 @@ def options(argv=None):
             o["quiet"] = True
             i += 1
             continue
-        if a not in ("--serial", "--http-host", "--http-port", "--page", "--set") or i + 1 >= len(argv):
+        if a not in ("--serial", "--http-host", "--http-port", "--page", "--bus", "--set") or i + 1 >= len(argv):
             raise ValueError("bad argument %s\n%s" % (a, USAGE))
         v = argv[i + 1]
         i += 2
@@ -44,6 +49,10 @@ def options(argv=None):
             o["serial"] = v
         elif a == "--page":
             o["page"] = v
+        elif a == "--bus":
+            if v not in BUSES:
+                raise ValueError("--bus: one of %s" % ", ".join(BUSES))
+            o["bus"] = v
         elif a == "--http-host":
             o["http_host"] = v
         elif a == "--http-port":
@@ -75,6 +84,12 @@ def open_port(cfg=None):
     from port import TtyPort
 
     return TtyPort(serial)
+
+
+def open_ninebit(cfg=None, pins=None):
+    """The 9-bit bus on a PC: the same tty, which delivers a PARMRK capture stream
+    (whoever starts the firmware sets space parity and PARMRK; tools/ports.py)."""
+    return open_port(cfg)
 
 
 def unix_time():
