@@ -53,8 +53,8 @@ def write_config(tmp_path, d):
 class Unit:
     """The firmware running in this loop against the simulator."""
 
-    async def start(self, port_offset=0):
-        self.board = devboard.board("pico_w")
+    async def start(self, board="pico_w"):
+        self.board = devboard.board(board)
         self.fw = devboard.firmware_main()
         self.config = config_mod.Config(self.board.CONFIG_PATH, self.board.DEFAULTS).load()
         self.config.data["http_port"] = self.port = rig.free_port()
@@ -70,7 +70,17 @@ class Unit:
         self.system = None
         await self.until(lambda: getattr(self.board, "system", None) is not None, 2)
         self.system = self.board.system
+        await self.until(self._listening, 5, "the HTTP server")
         return self
+
+    def _listening(self):
+        import socket
+
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            return True
+        except OSError:
+            return False
 
     async def until(self, cond, timeout=10.0, what="condition"):
         t = 0.0
@@ -133,7 +143,9 @@ def test_boot_on_a_fresh_board(device):
         await u.until(lambda: machine.wdts[0].feeds >= 3, what="watchdog feeds")
         log = "\n".join(u.logs)
         assert "reset cause: wdt_reset" in log and "mem_free 150000" in log and "no ucm.json" in log
-        # the status LED is steady on with the link up
+        # the status LED is steady on with the link up (it is looked at every 0.5 s)
+        await u.until(lambda: machine.pins["LED"].value() == 1, 2, "LED on")
+        await asyncio.sleep(1.2)
         assert machine.pins["LED"].value() == 1
         # no token yet: every change is refused ...
         st, r = await u.json("POST", "/api/dr/shed", {"duration_s": 60})

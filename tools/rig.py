@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 
+import ninebit_sim
 import ports
 import sgd_sim
 import sim as launcher
@@ -26,12 +27,18 @@ def free_port():
 
 
 class Rig:
-    def __init__(self, log_path, token, settings=(), sim_settings=None, seed=3, trace=None):
+    def __init__(self, log_path, token, settings=(), sim_settings=None, seed=3, trace=None, bus="cta2045",
+                 heater="cta2045"):
+        """bus: the firmware's bus personality; heater: "cta2045" (tools/sgd_sim.py) or
+        "ninebit" (tools/ninebit_sim.py, a round every 200 ms)."""
         master, slave, self.path = ports.open_pty()
         os.close(slave)
         self.token = token
         self.port = ports.FdPort(master)
-        self.sim = sgd_sim.SgdSim(seed=seed, trace=trace, **(sim_settings or {}))
+        if heater == "ninebit":
+            self.sim = ninebit_sim.NineBitSim()
+        else:
+            self.sim = sgd_sim.SgdSim(seed=seed, trace=trace, **(sim_settings or {}))
         self.loop = asyncio.new_event_loop()
         self.task = None
         ready = threading.Event()
@@ -40,11 +47,15 @@ class Rig:
         ready.wait(5)
         self.http = free_port()
         self.log = open(log_path, "w+")
-        self.proc = launcher.start_firmware(self.path, "127.0.0.1", self.http, token, False, list(settings), stdout=self.log)
+        self.proc = launcher.start_firmware(self.path, "127.0.0.1", self.http, token, False, list(settings),
+                                            stdout=self.log, bus=bus)
 
     def _serve(self, ready):
         asyncio.set_event_loop(self.loop)
-        self.task = self.loop.create_task(sgd_sim.run(self.sim, self.port, poll_ms=1))
+        if isinstance(self.sim, ninebit_sim.NineBitSim):
+            self.task = self.loop.create_task(ninebit_sim.run(self.sim, self.port, period_ms=200))
+        else:
+            self.task = self.loop.create_task(sgd_sim.run(self.sim, self.port, poll_ms=1))
         ready.set()
         try:
             self.loop.run_until_complete(self.task)

@@ -19,12 +19,19 @@ _synced = False  # the clock has been set from NTP since boot
 def open_port(pins, cfg, baud=19200, early_flush=False):
     """The Rs485Port on the board's UART. cfg["transceiver"]: "de" (DE/RE on a GPIO)
     or "auto" (auto-direction part: no DE pin, own echo discarded)."""
-    uart = machine.UART(pins["uart"], baudrate=baud, bits=8, parity=None, stop=1,
+    auto = cfg.get("transceiver") == "auto"
+    return Rs485Port(uart(pins, baud), None if auto else de_pin(pins), baud, echo=auto, early_flush=early_flush)
+
+
+def uart(pins, baud=19200, parity=None):
+    """The board's bus UART: 8 data bits, the given parity, 1 stop bit, non-blocking."""
+    return machine.UART(pins["uart"], baudrate=baud, bits=8, parity=parity, stop=1,
                         tx=machine.Pin(pins["tx"]), rx=machine.Pin(pins["rx"]),
                         rxbuf=RX_BUFFER, timeout=0, timeout_char=0)
-    auto = cfg.get("transceiver") == "auto"
-    de = None if auto else machine.Pin(pins["de"], machine.Pin.OUT, value=0)
-    return Rs485Port(uart, de, baud, echo=auto, early_flush=early_flush)
+
+
+def de_pin(pins):
+    return machine.Pin(pins["de"], machine.Pin.OUT, value=0)
 
 
 class Led:

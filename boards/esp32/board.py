@@ -18,3 +18,12 @@ def open_port(cfg, pins=None):
     # ESP32's flush() returns with the last character still shifting out: one more
     # character time before DE drops
     return device.open_port(pins or PINS, cfg, early_flush=True)
+
+
+def open_ninebit(cfg, pins=None):
+    """The 9-bit bus: 8 data bits + even parity frames its 11-bit characters; no 9th
+    bit on receive, parity chosen per byte on send (uart9.py). Needs a DE pin."""
+    from uart9 import Uart9Port
+
+    pins = pins or PINS
+    return Uart9Port(device.uart(pins, parity=0), device.de_pin(pins))

@@ -74,7 +74,16 @@ class UART:
         self.sent = []  # (byte, watched level at its start bit, start us, end us)
         self.busy_until = 0  # end of the last stop bit on the wire
         self.fail_reads = 0  # the next n readinto calls raise OSError
+        self.parities = []  # the parity setting each byte went out with
+        self.inits = 0  # init() calls after the constructor
         uarts.append(self)
+
+    def init(self, **kw):
+        # like the ESP32's: waits for the transmitter, then changes only what is given
+        self.flush()
+        _clock[0] = max(now_us(), self.busy_until)
+        self.kw.update(kw)
+        self.inits += 1
 
     def write(self, data):
         self.pending += data
@@ -84,9 +93,12 @@ class UART:
         # the bytes go out one after another; with early_flush the call returns while
         # the last one is still shifting out
         t = max(now_us(), self.busy_until)
+        # a character: start, 8 data, the parity bit if any, stop
+        self.char_us = (10 + (self.kw["parity"] is not None)) * 1000000 // self.kw["baudrate"]
         for b in self.pending:
             level = self.watch.value() if self.watch is not None else None
             self.sent.append((b, level, t, t + self.char_us))
+            self.parities.append(self.kw["parity"])
             t += self.char_us
         data = bytes(self.pending)
         self.pending = bytearray()
