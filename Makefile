@@ -2,7 +2,8 @@
 # themselves on a machine with Python >= 3.10, Node.js >= 18 and make.
 #   make test                      every test: CPython, MicroPython, size budget
 #   make sim                       the firmware against a simulated water heater, the
-#                                  HTTP API on 127.0.0.1:8080 (PORT=, SERIAL=, QUIET=1)
+#                                  HTTP API on 127.0.0.1:8080 (PORT=, SERIAL=, QUIET=1,
+#                                  BUS=ninebit-listen|auto, HEATER=ninebit|cta2045)
 #   make test-micropython          the portable tests under MicroPython only
 #   make test-micropython MICROPYTHON=/path/to/micropython   ... under a unix-port binary
 #   make size                      .mpy size table and budget check
@@ -25,7 +26,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 all: help
 
 help:
-	@sed -n '1,13p' Makefile
+	@sed -n '1,14p' Makefile
 
 # --- set-up ---------------------------------------------------------------------------
 
