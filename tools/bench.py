@@ -16,6 +16,10 @@
 #      that answers as fast as the protocol allows.
 #   d  the share of our link ACKs sent 40-200 ms (T_MA) after the end of the heater's
 #      frame while 20 HTTP clients poll /api/status without pause. Goal: 100 %.
+#   e  the 9-bit bus Reader (lib/ninebit) under MicroPython (the WebAssembly port, or
+#      MICROPYTHON=...) and CPython: symbols per second against the bus's line rate
+#      (19200 baud / 11 bits = 1745 characters/s), with the 9th bit (feed_symbols) and
+#      without (feed, in chunks), and heap bytes allocated per symbol (gc.mem_alloc).
 # A new section is a function taking the parsed arguments, registered with
 # @section("name", "title"); it is then listed, run by default and selectable by --only.
 
@@ -460,6 +464,184 @@ def part_d(args):
     return {"share": inside / len(delays)}
 
 
+# ----------------------------------------------------------------------------- part e
+
+LINE_RATE = 19200 / 11  # characters per second on the 9-bit bus
+NINEBIT_CHUNK = 32  # plain mode: bytes per feed, like a UART receive buffer read
+
+# Runs under MicroPython and CPython alike (part e writes it to a file and starts it);
+# prints one line "NINEBIT {json}".
+NINEBIT_SCRIPT = """
+import gc
+import json
+import sys
+import time
+from array import array
+
+from ninebit import frame as F
+from ninebit.reader import Reader
+from ninebit_vectors import ORDER, golden
+
+if sys.implementation.name == "micropython":
+    def start():
+        return time.ticks_us()
+
+    def since(t0):
+        return time.ticks_diff(time.ticks_us(), t0)
+else:
+    def start():
+        return time.perf_counter()
+
+    def since(t0):
+        return (time.perf_counter() - t0) * 1e6
+
+
+def alloc(fn):
+    # heap bytes allocated by fn(), collector off (None where gc.mem_alloc is missing)
+    if not hasattr(gc, "mem_alloc"):
+        return None
+    gc.collect()
+    gc.disable()
+    a0 = gc.mem_alloc()
+    fn()
+    a1 = gc.mem_alloc()
+    gc.enable()
+    return a1 - a0
+
+
+def measure(rounds, chunk, repeat):
+    frames = [golden(n) for n in ORDER]
+    one = []
+    for f in frames:
+        one += F.symbols(f)
+    syms = array("H", one * rounds)
+    stream = b"".join(frames) * rounds
+    mv = memoryview(stream)
+    chunks = [mv[i:i + chunk] for i in range(0, len(stream), chunk)]
+    part_syms = array("H", F.symbols(frames[1])[:-1])  # frame B without its checksum
+    part_bytes = frames[1][:-1]
+    part_chunks = [part_bytes[i:i + chunk] for i in range(0, len(part_bytes), chunk)]
+    seen = [0, 0]
+
+    def on_frame(f, now):
+        seen[0] += 1
+
+    def on_error(kind, data, now):
+        seen[1] += 1
+
+    out = {"symbols": len(syms), "frames_fed": rounds * len(frames)}
+    for mode in ("flagged", "plain"):
+        r = Reader(on_frame, on_error, mode == "flagged")
+        if mode == "flagged":
+            def run():
+                r.feed_symbols(syms, 0)
+                r.flush(0)
+
+            def partial():
+                r.feed_symbols(part_syms, 0)
+        else:
+            def run():
+                for c in chunks:
+                    r.feed(c, 0)
+                r.flush(0)
+
+            def partial():
+                for c in part_chunks:
+                    r.feed(c, 0)
+        best = None
+        for _ in range(repeat):
+            seen[0] = seen[1] = 0
+            gc.collect()
+            t0 = start()
+            run()
+            dt = since(t0)
+            best = dt if best is None or dt < best else best
+        frames_seen, errors_seen = seen[0], seen[1]
+        heap = alloc(run)
+        heap_partial = alloc(partial)
+        r.flush(0)
+        out[mode] = {"us": best, "frames": frames_seen, "errors": errors_seen, "heap": heap,
+                     "heap_no_frame": heap_partial, "no_frame_symbols": len(part_syms)}
+    return out
+
+
+print("NINEBIT " + json.dumps(measure(ROUNDS, CHUNK, REPEAT)))
+"""
+
+
+def _run_ninebit(cmd, env, script):
+    import json
+    import subprocess
+
+    try:
+        proc = subprocess.run(cmd + [script], capture_output=True, text=True, env=env, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return None, "could not run %s: %s" % (cmd[0], e)
+    line = [x for x in proc.stdout.splitlines() if x.startswith("NINEBIT ")]
+    if proc.returncode or not line:
+        return None, "run failed:\n" + proc.stdout + proc.stderr
+    return json.loads(line[0][8:]), None
+
+
+@section("e", "9-bit bus Reader: symbols/s against the line rate, heap per symbol (MicroPython, CPython)")
+def part_e(args):
+    import tempfile
+
+    lib = os.path.join(ROOT, "lib")
+    portable = os.path.join(ROOT, "host_tests", "portable")
+    fd, script = tempfile.mkstemp(prefix="bench-ninebit-", suffix=".py")
+    with os.fdopen(fd, "w") as f:
+        f.write("ROUNDS, CHUNK, REPEAT = %d, %d, %d\n" % (args.rounds, NINEBIT_CHUNK, args.repeat) + NINEBIT_SCRIPT)
+    upy = os.environ.get("MICROPYTHON")
+    if upy:
+        mp = ([upy], dict(os.environ, MICROPYPATH=lib + ":" + portable + ":.frozen"), "MicroPython (unix port %s)" % upy)
+    else:
+        mp = (["node", os.path.join(ROOT, "host_tests", "run_micropython.mjs"), "--exec"], None,
+              "MicroPython (WebAssembly port)")
+    cpy = ([sys.executable], dict(os.environ, PYTHONPATH=lib + os.pathsep + portable),
+           "CPython %s" % platform.python_version())
+    results = []
+    try:
+        for cmd, env, label in (mp, cpy):
+            res, err = _run_ninebit(cmd, env, script)
+            if err:
+                print("%s: %s" % (label, err))
+            else:
+                results.append((label, res))
+    finally:
+        os.unlink(script)
+    if not results:
+        return None
+    res0 = results[0][1]
+    print("stream: the seven golden frames x %d = %d symbols, %d frames; best of %d, collector on"
+          % (args.rounds, res0["symbols"], res0["frames_fed"], args.repeat))
+    print("flagged: Reader.feed_symbols(array of symbols); plain: Reader.feed(bytes) in %d-byte chunks" % NINEBIT_CHUNK)
+    print("line rate: 19200 baud / 11 bits = %.0f characters/s" % LINE_RATE)
+    print()
+    print("%-30s %-8s %11s %12s %14s %13s %14s" % ("runtime", "mode", "symbols/s", "x line rate", "heap B/symbol",
+                                                  "heap B/frame", "B/sym no frame"))
+    out = {}
+    for label, res in results:
+        for mode in ("flagged", "plain"):
+            m = res[mode]
+            rate = _rate(res["symbols"], m["us"] / 1e6)
+            if m["frames"] != res["frames_fed"] or m["errors"]:
+                print("warning: %s %s saw %d frames and %d errors, not %d and 0"
+                      % (label, mode, m["frames"], m["errors"], res["frames_fed"]))
+            if m["heap"] is None:
+                per_sym = per_frame = no_frame = "-"
+            else:
+                per_sym = "%.2f" % (m["heap"] / res["symbols"])
+                per_frame = "%.1f" % (m["heap"] / res["frames_fed"])
+                no_frame = "%.2f" % (m["heap_no_frame"] / m["no_frame_symbols"])
+            print("%-30s %-8s %11.0f %11.1fx %14s %13s %14s" % (label, mode, rate, rate / LINE_RATE, per_sym, per_frame, no_frame))
+            out[(label, mode)] = rate
+    print("(heap: gc.mem_alloc() deltas with the collector off; CPython has no such counter. B/sym no frame:")
+    print(" frame B's %d symbols without its checksum, so no frame completes. Measured on this PC, not a board.)"
+          % (res0["flagged"]["no_frame_symbols"]))
+    return out
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -473,6 +655,7 @@ def main(argv=None):
     ap.add_argument("--commands", type=int, default=40, help="part c: commands timed (default 40)")
     ap.add_argument("--seconds", type=float, default=20, help="part d: seconds of load (default 20)")
     ap.add_argument("--by-kind", action="store_true", help="part a: also time each kind of frame on its own")
+    ap.add_argument("--rounds", type=int, default=200, help="part e: copies of the seven golden frames fed (default 200)")
     args = ap.parse_args(argv)
     if args.list:
         for name, title, _ in SECTIONS:

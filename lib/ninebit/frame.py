@@ -11,12 +11,12 @@ MAX_FRAME = 4 + 2 * 255  # the longest frame the length rule allows
 BLOCK = 0x40
 
 
-def sum8(data, n=-1):
-    """The checksum: sum of the first n bytes (all when n < 0), mod 256."""
+def sum8(data, n=-1, start=0):
+    """The checksum: sum of n bytes from start (all when n < 0), mod 256."""
     if n < 0:
-        n = len(data)
+        n = len(data) - start
     s = 0
-    for i in range(n):
+    for i in range(start, start + n):
         s += data[i]
     return s & 0xFF
 

@@ -12,7 +12,8 @@
 #   "truncated"  a frame cut by a new flagged byte or an idle gap
 #   "overlength" an unknown-kind frame longer than cap
 #   "stray"      bytes outside any frame (flagged mode), or skipped (plain mode); one
-#                event per run of such bytes, reported when the run ends
+#                event per run of such bytes, reported when the run ends, with data
+#                b"": the run's length is reader.stray during the call
 # The byte path does not allocate: one preallocated buffer; a frame is copied once.
 
 from ninebit import FLAG
@@ -120,7 +121,10 @@ class Reader:
         room = len(self.buf)
         while i < count:
             k = min(count - i, room - self.n)
-            self.mv[self.n:self.n + k] = data[i:i + k]  # one slice per chunk, not per byte
+            if k == len(data):
+                self.mv[self.n:self.n + k] = data  # the whole chunk: no slice
+            else:
+                self.mv[self.n:self.n + k] = data[i:i + k]  # one slice per chunk, not per byte
             self.n += k
             i += k
             self._scan(now, False)
@@ -144,7 +148,7 @@ class Reader:
                 need = length(buf[s], buf[s + 2])
             if n - s < need:
                 break
-            if sum8(self.mv[s:s + need], need - 1) == buf[s + need - 1]:
+            if sum8(buf, need - 1, s) == buf[s + need - 1]:
                 self._stray_end(now)
                 self._frame(s, need, now)
                 s += need
