@@ -12,7 +12,7 @@
 #   UCM_BASE_MANIFEST  the manifest included first (default the port's,
 #                  $(PORT_DIR)/boards/manifest.py: asyncio and the port's modules; e.g.
 #                  "$(BOARD_DIR)/manifest.py" for a board that has its own)
-# Frozen: lib/cta2045, lib/ucm, firmware/*.py, boards/common and boards/<UCM_BOARD>
+# Frozen: lib/cta2045, lib/ucm, lib/ninebit, firmware/*.py, boards/common and boards/<UCM_BOARD>
 # (flat modules, as make deploy lays them out), Microdot's __init__ and microdot, and
 # firmware/main.py as the module ucm_main (a copy in build/freeze/, since a frozen module
 # takes its file's name). The board still needs, on its filesystem, the 2-line /main.py
@@ -56,6 +56,7 @@ require("ntptime")  # noqa: F821
 
 package("cta2045", base_path="lib")  # noqa: F821
 package("ucm", base_path="lib")  # noqa: F821
+package("ninebit", base_path="lib")  # noqa: F821
 
 for _name in _py("firmware"):
     if _name != "main.py":
@@ -81,3 +82,7 @@ for _folder in (os.path.join("boards", "common"), os.path.join("boards", _board)
             module(_name, base_path=_folder)  # noqa: F821
 
 package("microdot", files=["__init__.py", "microdot.py"], base_path=_microdot_dir())  # noqa: F821
+if _board == "pico_w":
+    # the PIO driver assembles its programs on the board (boards/pico_w/pio9.py); the
+    # pinned adafruit-circuitpython-pioasm installs it beside Microdot
+    module("adafruit_pioasm.py", base_path=_microdot_dir())  # noqa: F821

@@ -30,6 +30,7 @@ EXPECTED = [
     "/lib/cta2045/message.mpy",
     "/lib/ucm/__init__.mpy",
     "/lib/ucm/engine.mpy",
+    "/lib/ninebit/reader.mpy",
     "/lib/microdot/__init__.mpy",
     "/lib/microdot/microdot.mpy",
     "/www/index.html.gz",
@@ -87,12 +88,17 @@ def test_dry_run_lists_files_sizes_total_and_budget(board):
     files = table(proc.stdout)
     for dest in EXPECTED:
         assert files.get(dest, 0) > 0, dest
+    # the board's own 9-bit port, and the PIO assembler only where PIO is used
+    own = {"pico_w": "/lib/pio9.mpy", "esp32": "/lib/uart9.mpy"}
+    assert files.get(own[board], 0) > 0 and not set(own.values()) - {own[board]} & set(files)
+    assert ("/lib/adafruit_pioasm.mpy" in files) == (board == "pico_w")
     assert sorted(files) == sorted(it.dest for it in deploy.files(board))
     total = re.search(r"^\s*(\d+)  total, (\d+) files$", proc.stdout, re.M)
     assert total and int(total.group(1)) == sum(files.values()) and int(total.group(2)) == len(files)
     budget = re.search(r"^budget: (\d+) B of 65536 B of \.mpy for lib/, firmware/, boards/common, boards/%s \((\d+) B left\)" % board, proc.stdout, re.M)
     assert budget, proc.stdout
-    ours = sum(n for dest, n in files.items() if dest.endswith(".mpy") and not dest.startswith("/lib/microdot/"))
+    ours = sum(n for dest, n in files.items() if dest.endswith(".mpy") and not dest.startswith("/lib/microdot/")
+               and dest != "/lib/adafruit_pioasm.mpy")
     assert int(budget.group(1)) == ours <= 65536
     assert "token: not set (enter it on the setup page)" in proc.stdout
     assert "nothing copied" in proc.stdout
@@ -344,7 +350,7 @@ def test_mpremote_command_lines(tmp_path):
             commands[-1].append(a)
     assert commands[0][1].startswith("import os")  # the preparation (folders, stale files)
     commands = [" ".join(c) for c in commands]
-    assert commands[1].startswith("fs cp -r build/deploy/pico_w/lib/cta2045 build/deploy/pico_w/lib/microdot build/deploy/pico_w/lib/ucm :/lib/")
+    assert commands[1].startswith("fs cp -r build/deploy/pico_w/lib/cta2045 build/deploy/pico_w/lib/microdot build/deploy/pico_w/lib/ninebit build/deploy/pico_w/lib/ucm :/lib/")
     assert commands[2].startswith("fs cp build/deploy/pico_w/lib/api.mpy") and commands[2].endswith(" :/lib/")
     assert "build/deploy/pico_w/lib/board.mpy" in commands[2]
     assert commands[3] == "fs cp build/deploy/pico_w/www/index.html.gz :/www/"

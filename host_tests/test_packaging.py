@@ -1,4 +1,4 @@
-# Packaging: package.json's mip "urls" name every module of lib/cta2045 and lib/ucm and
+# Packaging: package.json's mip "urls" name every module of lib/cta2045, lib/ucm, lib/ninebit and
 # only files that exist (a new module cannot be forgotten), and `mpremote mip install`
 # of that package.json puts them on a board (the board double, host_tests/mpboard.py);
 # manifest.py, run with stand-ins for the manifest functions as MicroPython's build runs
@@ -17,7 +17,7 @@ import deploy
 from mpboard import FakeBoard
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MIP_PACKAGES = ("cta2045", "ucm")
+MIP_PACKAGES = ("cta2045", "ucm", "ninebit")
 
 
 def package_json():

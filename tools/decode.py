@@ -11,7 +11,6 @@ import math
 import os
 import sys
 import time
-from contextlib import redirect_stderr, redirect_stdout
 
 _LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib")
 if not sys.path or sys.path[0] != _LIB:
@@ -85,8 +84,7 @@ PROG = "decode.py"
 CHUNK = 65536
 
 
-class UsageError(Exception):
-    """Bad command line or input: one line on stderr, exit status 2."""
+from cli import UsageError, guarded  # noqa: E402  (bad input: one line, status 2)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -925,26 +923,16 @@ def main(argv=None, stdout=None, stderr=None, stdin=None):
     stdout = sys.stdout if stdout is None else stdout
     stderr = sys.stderr if stderr is None else stderr
     stdin = sys.stdin if stdin is None else stdin
-    try:
-        with redirect_stdout(stdout), redirect_stderr(stderr):
-            if argv and argv[0] == "encode":
-                return _encode_main(argv[1:], stdout, stderr)
-            return _decode_main(argv, stdout, stderr, stdin)
-    except UsageError as e:
-        stderr.write("%s: error: %s\n" % (PROG, e))
-        return 2
-    except SystemExit as e:  # argparse --help
-        return e.code if isinstance(e.code, int) else 0
+
+    def body():
+        if argv and argv[0] == "encode":
+            return _encode_main(argv[1:], stdout, stderr)
+        return _decode_main(argv, stdout, stderr, stdin)
+
+    return guarded(PROG, stdout, stderr, body)
 
 
 if __name__ == "__main__":
-    try:
-        status = main()
-        sys.stdout.flush()
-    except BrokenPipeError:  # output piped into head & co.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        status = 0
-    except KeyboardInterrupt:
-        status = 130
-    sys.exit(status)
+    import cli
+
+    cli.run(main)

@@ -48,6 +48,10 @@ MIN_VERSION = (1, 22)
 MPY_MAJOR = 6
 STUB = "import ucm_main\nucm_main.main()\n"
 MICRODOT_BASE = ("__init__",)  # the Microdot modules deployed: these and what they import
+# Single-file modules from the pinned PyPI packages (site-packages) that board code may
+# import: deployed, compiled, to boards whose sources import them (pico_w's PIO driver
+# assembles its programs with adafruit_pioasm)
+EXTERN = ("adafruit_pioasm",)
 PARKED_MAIN = "/main.py.off"  # the old main.py while the copy runs (the firmware stays off)
 TOKEN_RULE = "8..128 characters without surrounding spaces"
 
@@ -57,7 +61,8 @@ TOKEN_RULE = "8..128 characters without surrounding spaces"
 #   name:   the source's name: relative to the repository (microdot/... for Microdot);
 #           what mpy-cross -s embeds and what tracebacks show
 #   kind:   "mpy" (compiled), "file" (copied as it is), "stub" (generated text)
-#   group:  "budget" (ours: lib/, firmware/, boards/), "microdot", "page", "stub"
+#   group:  "budget" (ours: lib/, firmware/, boards/), "microdot", "extern" (other
+#           pinned PyPI modules our code imports, e.g. adafruit_pioasm), "page", "stub"
 Item = collections.namedtuple("Item", "dest src name kind group")
 
 
@@ -161,6 +166,14 @@ def files(board, page=True):
     mdir = microdot_dir()
     for name in microdot_modules(mdir, [i.src for i in items]):
         items.append(Item("/lib/microdot/%s.mpy" % name, os.path.join(mdir, name + ".py"), "microdot/%s.py" % name, "mpy", "microdot"))
+    ours = [i.src for i in items if i.group == "budget"]
+    for mod in EXTERN:
+        use = re.compile(r"^\s*(?:import|from)\s+%s\b" % mod, re.M)
+        if any(use.search(open(src).read()) for src in ours):
+            path = os.path.join(os.path.dirname(mdir), mod + ".py")
+            if not os.path.isfile(path):
+                raise DeployError("%s.py is missing in %s: run make setup" % (mod, os.path.dirname(mdir)))
+            items.append(Item("/lib/%s.mpy" % mod, path, mod + ".py", "mpy", "extern"))
     if page:
         tools = os.path.dirname(os.path.abspath(__file__))
         if tools not in sys.path:
@@ -307,8 +320,9 @@ def summary(board, items, sizes):
     ours = groups.get("budget", 0)
     state = "%d B left" % (BUDGET - ours) if ours <= BUDGET else "OVER by %d B" % (ours - BUDGET)
     lines.append(
-        "budget: %d B of %d B of .mpy for lib/, firmware/, boards/common, boards/%s (%s); outside it: Microdot %d B, the page %d B"
-        % (ours, BUDGET, board, state, groups.get("microdot", 0), groups.get("page", 0))
+        "budget: %d B of %d B of .mpy for lib/, firmware/, boards/common, boards/%s (%s); outside it: Microdot %d B,"
+        " other libraries %d B, the page %d B"
+        % (ours, BUDGET, board, state, groups.get("microdot", 0), groups.get("extern", 0), groups.get("page", 0))
     )
     return lines, ours
 

@@ -32,23 +32,49 @@ def _raw_19200(fd):
     termios.tcsetattr(fd, termios.TCSANOW, a)
 
 
-CMSPAR = getattr(termios, "CMSPAR", 0o10000000000)  # Linux: mark/space parity
+CMSPAR = 0o10000000000  # Linux's mark/space ("stick") parity bit; Python's termios lacks it
+
+
+def input_flags(attrs, plain):
+    """The termios attribute list with our input flags. Both modes clear IGNBRK and BRKINT:
+    with BRKINT a break (with --plain, a 00 byte whose 9th bit is 0 looks like one) would
+    raise SIGINT instead of arriving as a 00 byte. Space parity: INPCK|PARMRK set, IGNPAR
+    and ISTRIP cleared, so a parity error arrives as FF 00 x. --plain: INPCK and PARMRK
+    cleared, so bytes arrive unmarked, also those with a framing error (8N1 reads the
+    9th bit where it expects the stop bit)."""
+    a = list(attrs)
+    a[0] &= ~(termios.IGNBRK | termios.BRKINT | termios.IGNPAR | termios.ISTRIP)
+    if plain:
+        a[0] &= ~(termios.INPCK | termios.PARMRK)
+    else:
+        a[0] |= termios.INPCK | termios.PARMRK
+    return a
+
+
+def space_parity_problem(attrs):
+    """None when the attributes read back from the port hold space parity with
+    INPCK|PARMRK, else what differs."""
+    iflag, cflag = attrs[0], attrs[2]
+    bad = ["%s not set" % name for name, flags, bit in (("PARENB", cflag, termios.PARENB), ("CMSPAR", cflag, CMSPAR),
+                                                         ("INPCK", iflag, termios.INPCK), ("PARMRK", iflag, termios.PARMRK))
+           if not flags & bit]
+    if cflag & termios.PARODD:
+        bad.append("PARODD set")
+    return ", ".join(bad) or None
 
 
 def ninebit_capture(fd):
     """The 9-bit bus's capture settings on a raw 19200 tty: SPACE parity checked
     (PARENB|CMSPAR, PARODD clear) with INPCK|PARMRK, so a byte whose 9th bit is 1 fails
     the check and arrives as FF 00 x, a literal 0xFF as FF FF (lib/ninebit/capture.py).
-    Raises OSError where the driver refuses space parity."""
-    a = termios.tcgetattr(fd)
+    Raises OSError where the driver refuses space parity (a pty does)."""
+    a = input_flags(termios.tcgetattr(fd), False)
     a[2] |= termios.PARENB | CMSPAR
     a[2] &= ~termios.PARODD
-    a[0] |= termios.INPCK | termios.PARMRK
-    a[0] &= ~(termios.IGNPAR | termios.ISTRIP)
     termios.tcsetattr(fd, termios.TCSANOW, a)
-    b = termios.tcgetattr(fd)
-    if not b[2] & CMSPAR or not b[0] & termios.PARMRK:
-        raise OSError(errno.EINVAL, "the tty does not take space parity with PARMRK")
+    problem = space_parity_problem(termios.tcgetattr(fd))
+    if problem:
+        raise OSError(errno.EINVAL, "no space parity with PARMRK on this tty (%s)" % problem)
 
 
 def configure_tty(path_or_fd, ninebit=False):

@@ -57,7 +57,7 @@ def board_report(compiler, sizes, out_dir):
     names = deploy.boards()
     if not names:
         return ["(no device boards under boards/)"], problems
-    lines.append("%-10s %10s %8s %10s %8s %6s %8s" % ("board", "ours .mpy", "budget", "Microdot", "page", "stub", "total"))
+    lines.append("%-10s %10s %8s %10s %8s %8s %6s %8s" % ("board", "ours .mpy", "budget", "Microdot", "libs", "page", "stub", "total"))
     extra = {}
     for board in names:
         try:
@@ -80,8 +80,9 @@ def board_report(compiler, sizes, out_dir):
             groups[it.group] = groups.get(it.group, 0) + n
         ours = groups.get("budget", 0)
         lines.append(
-            "%-10s %10d %8d %10d %8d %6d %8d"
-            % (board, ours, BOARD_BUDGET, groups.get("microdot", 0), groups.get("page", 0), groups.get("stub", 0), sum(groups.values()))
+            "%-10s %10d %8d %10d %8d %8d %6d %8d"
+            % (board, ours, BOARD_BUDGET, groups.get("microdot", 0), groups.get("extern", 0), groups.get("page", 0),
+               groups.get("stub", 0), sum(groups.values()))
         )
         if ours > BOARD_BUDGET:
             problems.append(

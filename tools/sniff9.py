@@ -19,7 +19,6 @@ import signal
 import stat
 import sys
 import time
-from contextlib import redirect_stderr, redirect_stdout
 
 _LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib")
 if not sys.path or sys.path[0] != _LIB:
@@ -30,6 +29,7 @@ from ninebit.capture import Unescaper  # noqa: E402
 from ninebit.frame import BLOCK, describe, sum8  # noqa: E402
 from ninebit.params import ParamTable, temp_c  # noqa: E402
 from ninebit.reader import Reader  # noqa: E402
+from ports import CMSPAR, input_flags, space_parity_problem  # noqa: E402,F401
 
 PROG = "sniff9.py"
 BAUD = 19200
@@ -37,7 +37,6 @@ CHUNK = 4096  # largest read
 READ_TIMEOUT = 0.1  # s: a read returns b"" after this much silence
 GAP_MS = 50  # --plain live: silence that ends a partial frame (above a USB adapter's latency)
 MAX_PARAMS = 65536  # entries of the parameter table (a PC has room for every word)
-CMSPAR = 0o10000000000  # Linux's mark/space ("stick") parity bit; Python's termios lacks it
 
 EPILOG = """\
 output (stdout): one JSON object per line
@@ -93,8 +92,7 @@ command line, unreadable file, or a port that cannot be opened or set to space p
 """ % {"p": PROG}
 
 
-class UsageError(Exception):
-    """Bad command line, input or port: one line on stderr, exit status 2."""
+from cli import UsageError, guarded  # noqa: E402  (bad input: one line, status 2)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -267,38 +265,6 @@ class Sniffer:
 
 
 # ---------------------------------------------------------------------------- the port
-
-
-def input_flags(attrs, plain):
-    """The termios attribute list with our input flags. Both modes clear IGNBRK and BRKINT:
-    with BRKINT a break (with --plain, a 00 byte whose 9th bit is 0 looks like one) would
-    raise SIGINT instead of arriving as a 00 byte. Space parity: INPCK|PARMRK set, IGNPAR
-    and ISTRIP cleared, so a parity error arrives as FF 00 x. --plain: INPCK and PARMRK
-    cleared, so bytes arrive unmarked, also those with a framing error (8N1 reads the
-    9th bit where it expects the stop bit)."""
-    import termios
-
-    a = list(attrs)
-    a[0] &= ~(termios.IGNBRK | termios.BRKINT | termios.IGNPAR | termios.ISTRIP)
-    if plain:
-        a[0] &= ~(termios.INPCK | termios.PARMRK)
-    else:
-        a[0] |= termios.INPCK | termios.PARMRK
-    return a
-
-
-def space_parity_problem(attrs):
-    """None when the attributes read back from the port hold space parity with
-    INPCK|PARMRK, else what differs."""
-    import termios
-
-    iflag, cflag = attrs[0], attrs[2]
-    bad = ["%s not set" % name for name, flags, bit in (("PARENB", cflag, termios.PARENB), ("CMSPAR", cflag, CMSPAR),
-                                                         ("INPCK", iflag, termios.INPCK), ("PARMRK", iflag, termios.PARMRK))
-           if not flags & bit]
-    if cflag & termios.PARODD:
-        bad.append("PARODD set")
-    return ", ".join(bad) or None
 
 
 class PortReader:
@@ -533,28 +499,18 @@ def main(argv=None, stdout=None, stderr=None, stdin=None, open_port=open_port, c
     stdout = sys.stdout if stdout is None else stdout
     stderr = sys.stderr if stderr is None else stderr
     stdin = sys.stdin if stdin is None else stdin
-    try:
-        with redirect_stdout(stdout), redirect_stderr(stderr):
-            args = _parser().parse_args(argv)
-            _check(args)
-            if args.decode is not None:
-                return _decode_main(args, stdout, stderr, stdin)
-            return _live_main(args, stdout, stderr, open_port, clock)
-    except UsageError as e:
-        stderr.write("%s: error: %s\n" % (PROG, e))
-        return 2
-    except SystemExit as e:  # argparse --help
-        return e.code if isinstance(e.code, int) else 0
+
+    def body():
+        args = _parser().parse_args(argv)
+        _check(args)
+        if args.decode is not None:
+            return _decode_main(args, stdout, stderr, stdin)
+        return _live_main(args, stdout, stderr, open_port, clock)
+
+    return guarded(PROG, stdout, stderr, body)
 
 
 if __name__ == "__main__":
-    try:
-        status = main()
-        sys.stdout.flush()
-    except BrokenPipeError:  # output piped into head & co.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        status = 0
-    except KeyboardInterrupt:
-        status = 130
-    sys.exit(status)
+    import cli
+
+    cli.run(main)

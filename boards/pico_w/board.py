@@ -16,3 +16,12 @@ DEFAULTS = {}  # board-specific config defaults over firmware/config.py's
 def open_port(cfg, pins=None):
     # rp2's flush() waits for TX FIFO empty and the UART not BUSY: after the stop bit
     return device.open_port(pins or PINS, cfg, early_flush=False)
+
+
+def open_ninebit(cfg, pins=None):
+    """The 9-bit bus on the same pins through PIO (pio9.py): the 9th bit seen on
+    receive and set on send; DE driven by the TX program's side-set."""
+    from pio9 import Pio9Port
+
+    pins = pins or PINS
+    return Pio9Port(pins["tx"], pins["rx"], pins["de"])
