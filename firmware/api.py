@@ -431,7 +431,7 @@ async def _nb_send(app, req, arg):
     except ValueError as e:
         msg = str(e)
         raise _Bad(msg.partition(": ")[2] or msg, "hex", 409 if "personality" in msg else 400)
-    return _json({"sent": "".join("%02x" % b for b in args["hex"])})
+    return _json({"sent": "".join("%02x" % b for b in args["hex"]), "warning": app.system.bus.get("warning")})
 
 
 def _hexframe(v, field):

@@ -10,6 +10,8 @@ import asyncio
 import sys
 
 VERSION = "0.2.0"
+SEND_WARNING = ("sending on the 9-bit bus is on: the write protocol is not public, and frames sent "
+                "reach the heater's own boards; replay only what a real module was seen sending")
 
 
 def trace_line(d, data, now, note):
@@ -167,6 +169,8 @@ async def _choose_bus(board, cfg, pins, log):
     elif setting != "cta2045" and not can9:
         active, why = "cta2045", "this board has no 9-bit port"
     bus = {"setting": setting, "active": active, "why": why}
+    if active == "ninebit":
+        bus["warning"] = SEND_WARNING
     log("ucm: bus %s (%s: %s)" % (active, setting, why))
     if active == "cta2045":
         return bus, None
@@ -174,7 +178,7 @@ async def _choose_bus(board, cfg, pins, log):
 
     nb = NineBitBus(board.open_ninebit(cfg, pins), transmit=active == "ninebit", gap_ms=cfg["ninebit_gap_ms"])
     if active == "ninebit":
-        log("ninebit: SENDING IS ON: frames posted to /api/ninebit/send go onto the heater's bus")
+        log("ninebit: SENDING IS ON: " + SEND_WARNING)
     return bus, nb
 
 

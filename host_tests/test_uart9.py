@@ -84,9 +84,10 @@ def test_esp32_board_sends_in_the_ninebit_personality(device):
         uart = machine.uarts[-1]
         st, s = await u.json("GET", "/api/status")
         assert s["bus"]["active"] == "ninebit" and s["bus"]["ninebit"]["transmit"] is True
+        assert "write protocol is not public" in s["bus"]["warning"]
         assert any("SENDING IS ON" in line for line in u.logs)
         st, r = await u.json("POST", "/api/ninebit/send", {"hex": "90 00 90"}, TOKEN)
-        assert st == 200 and r["sent"] == "900090"
+        assert st == 200 and r["sent"] == "900090" and "not public" in r["warning"]
         assert bytes(b for b, *_ in uart.sent) == b"\x90\x00\x90" and sent_9th_bits(uart) == [1, 0, 0]
         st, r = await u.json("POST", "/api/ninebit/send", {"hex": "90 00 91"}, TOKEN)
         assert st == 400 and "sum" in r["error"]
