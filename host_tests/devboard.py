@@ -23,7 +23,11 @@ def load(path, name):
 
 
 def board(name):
-    """boards/<name>/board.py as module <name>_board."""
+    """boards/<name>/board.py as module <name>_board; its folder joins the module path
+    (for its own drivers, e.g. pio9, uart9)."""
+    folder = os.path.join(ROOT, "boards", name)
+    if folder not in sys.path:
+        sys.path.append(folder)
     return load("boards/%s/board.py" % name, name + "_board")
 
 

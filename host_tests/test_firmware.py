@@ -61,12 +61,14 @@ class Unit:
         self.logs = []
         self.task = asyncio.create_task(self.fw.start(self.board, self.config, "127.0.0.1", True, self.logs.append))
         await asyncio.sleep(0)
-        self.uart = machine.uarts[-1]
-        self.sim = sgd_sim.SgdSim(seed=1)
-        wire = ports._MemoryPort()
-        self.uart.peer = wire
-        wire.peer = self.uart
-        self.sim_task = asyncio.create_task(sgd_sim.run(self.sim, wire))
+        self.uart = self.sim = None
+        if self.config.data["bus"] == "cta2045":  # the UART joined to the simulated heater
+            self.uart = machine.uarts[-1]
+            self.sim = sgd_sim.SgdSim(seed=1)
+            wire = ports._MemoryPort()
+            self.uart.peer = wire
+            wire.peer = self.uart
+            self.sim_task = asyncio.create_task(sgd_sim.run(self.sim, wire))
         self.system = None
         await self.until(lambda: getattr(self.board, "system", None) is not None, 2)
         self.system = self.board.system
@@ -114,7 +116,8 @@ class Unit:
 
     def stop(self):
         self.task.cancel()
-        self.sim_task.cancel()
+        if self.sim is not None:
+            self.sim_task.cancel()
 
 
 def run(coro):

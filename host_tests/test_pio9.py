@@ -350,62 +350,20 @@ def test_to_rp2_defaults_and_checks():
 
 # --- the driver, against stand-ins for machine, rp2 and uctypes -------------------------
 
-RAM = 0x20001010  # where the stand-in puts the ring's allocation (not aligned to 1 KB)
+# the stand-ins for rp2 and uctypes (host_tests/standins)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "standins"))
+import rp2 as fake_rp2  # noqa: E402
+import uctypes as fake_uctypes  # noqa: E402
+
+RAM = fake_rp2.RAM
+FakeSM = fake_rp2.StateMachine
 
 
-class FakeSM:
-    def __init__(self, id, prog, **kw):
-        self.id, self.prog, self.kw = id, prog, kw
-        self.on = False
-        self.sent = []
-
-    def active(self, v=None):
-        if v is not None:
-            self.on = bool(v)
-        return self.on
-
-    def put(self, words):
-        assert self.on
-        self.sent.append(list(words))
-
-    def tx_fifo(self):
-        return 0
-
-
-class FakeDMA:
-    channels = []
-
-    def __init__(self):
-        self.channel = len(FakeDMA.channels) + 3
-        FakeDMA.channels.append(self)
-        self.on = False
-        self.closed = False
-
-    def pack_ctrl(self, **kw):
-        return dict(kw)
-
-    def config(self, read=None, write=None, count=None, ctrl=None, trigger=False):
-        self.read, self.write, self.count, self.ctrl = read, write, count, ctrl
-        self.reload = count
-
-    def active(self, v=None):
-        if v is not None:
-            self.on = bool(v)
-        return self.on
-
-    def close(self):
-        self.closed = True
+class FakeDMA(fake_rp2.DMA):
+    channels = fake_rp2.DMA.channels
 
     def deliver(self, port, chars):
-        """As the hardware would: each character's upper FIFO halfword into the ring
-        at the write address, which wraps within 2**ring_size bytes."""
-        size = 1 << self.ctrl["ring_size"]
-        for v in chars:
-            port._mem[(self.write - RAM) // 2] = v << (pio9.RAW_SHIFT - 16)
-            self.write = (self.write & ~(size - 1)) | ((self.write + 2) & (size - 1))
-            self.count -= 1
-            if self.count == 0:  # chained to the dummy, which chains back: restart
-                self.count = self.reload
+        fake_rp2.DMA.deliver(self, port, chars, pio9.RAW_SHIFT - 16)
 
 
 @pytest.fixture
@@ -418,35 +376,20 @@ def port(monkeypatch):
             self.n, self.mode, self.pull, self.value = n, mode, pull, value
             Pin.made.append(self)
 
-    class PIO:
-        removed = []
-
-        def __init__(self, i):
-            self.i = i
-
-        def remove_program(self, prog):
-            PIO.removed.append((self.i, prog))
-
-    def addressof(obj):
-        if isinstance(obj, FakeSM):
-            return 0x50200020 + 4 * (obj.id & 3)
-        return RAM
-
-    FakeDMA.channels = []
+    fake_rp2.reset()
     monkeypatch.setitem(sys.modules, "adafruit_pioasm", sys.modules["adafruit_pioasm"])  # back after the test
     monkeypatch.setitem(sys.modules, "machine", type(sys)("machine"))
     sys.modules["machine"].Pin = Pin
     monkeypatch.setitem(sys.modules, "rp2", type(sys)("rp2"))
-    sys.modules["rp2"].StateMachine, sys.modules["rp2"].DMA, sys.modules["rp2"].PIO = FakeSM, FakeDMA, PIO
-    monkeypatch.setitem(sys.modules, "uctypes", type(sys)("uctypes"))
-    sys.modules["uctypes"].addressof = addressof
+    sys.modules["rp2"].StateMachine, sys.modules["rp2"].DMA, sys.modules["rp2"].PIO = FakeSM, FakeDMA, fake_rp2.PIO
+    monkeypatch.setitem(sys.modules, "uctypes", fake_uctypes)
 
     async def no_sleep(ms):
         pass
 
     monkeypatch.setattr(pio9, "sleep_ms", no_sleep)
     p = pio9.Pio9Port()
-    p.fake_pins, p.fake_pio = Pin, PIO
+    p.fake_pins, p.fake_pio = Pin, fake_rp2.PIO
     return p
 
 

@@ -11,9 +11,8 @@ import pytest
 import devboard
 from devboard import machine
 
-import rs485  # noqa: F401
-import uart9_loader  # noqa: F401  (boards/esp32 on the path)
-import uart9
+devboard.board("esp32")  # boards/esp32 on the module path
+import uart9  # noqa: E402
 from ninebit.frame import block, encode
 from test_firmware import TOKEN, Unit, device, run, write_config  # noqa: F401  (the fixture)
 
@@ -101,6 +100,60 @@ def test_esp32_board_sends_in_the_ninebit_personality(device):
         assert len(uart.sent) == 3 + len(FRAMES[1])
         st, r = await u.json("GET", "/api/ninebit/frames")
         assert [f["dir"] for f in r["frames"]] == ["tx", "tx"]
+        u.stop()
+
+    run(go())
+
+
+def _pico_9bit(u):
+    # the pico_w's 9-bit port and its receive DMA channel (stand-in rp2)
+    import rp2
+    import pio9
+
+    port = u.system.ninebit.port
+    assert isinstance(port, pio9.Pio9Port)
+    return port, rp2.DMA.channels[-2], pio9
+
+
+def test_pico_w_board_listens_with_the_9th_bit(device):
+    import rp2
+
+    rp2.reset()
+    write_config(device, {"token": TOKEN, "bus": "ninebit-listen", "wifi": {"ssid": "home", "password": "correct horse"}})
+
+    async def go():
+        u = await Unit().start("pico_w")
+        port, dma, pio9 = _pico_9bit(u)
+        st, s = await u.json("GET", "/api/status")
+        assert s["bus"]["active"] == "ninebit-listen" and s["bus"]["ninebit"]["mode"] == "flagged"
+        assert rp2.StateMachine.made[0].kw["sideset_base"].id == 2  # DE from the board's pin map
+        from ninebit.frame import symbols
+
+        syms = [0x13] + symbols(FRAMES[0]) + symbols(FRAMES[1]) + symbols(b"\x90\x00\x91")
+        dma.deliver(port, [v ^ pio9.FE for v in syms], pio9.RAW_SHIFT - 16)  # as the PIO pushes them
+        await u.until(lambda: u.system.ninebit.reader.frames == 2, what="frames")
+        st, r = await u.json("GET", "/api/ninebit/frames")
+        assert [f["hex"] for f in r["frames"] if "error" not in f] == [FRAMES[0].hex(), FRAMES[1].hex()]
+        assert [f["error"] for f in r["frames"] if "error" in f] == ["checksum"]
+        st, p = await u.json("GET", "/api/ninebit/params")
+        assert [w["u16"] for w in p["params"] if w["block"] == 0x0D] == [1, 60, 0, 16, 120, 120]
+        u.stop()
+
+    run(go())
+
+
+def test_pico_w_board_sends_with_the_9th_bit(device):
+    import rp2
+
+    rp2.reset()
+    write_config(device, {"token": TOKEN, "bus": "ninebit", "wifi": {"ssid": "home", "password": "correct horse"}})
+
+    async def go():
+        u = await Unit().start("pico_w")
+        port, dma, pio9 = _pico_9bit(u)
+        st, r = await u.json("POST", "/api/ninebit/send", {"hex": "90 00 90"}, TOKEN)
+        assert st == 200
+        assert port.tx.sent == [[0x190, 0x000, 0x090]]  # 9-bit words: the flag on byte 0 only
         u.stop()
 
     run(go())
