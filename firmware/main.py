@@ -123,7 +123,7 @@ async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
     if ninebit is None:
         sup.add("engine", ucm.run, lambda: ucm.polls)
         if hasattr(port, "recv_into"):
-            sup.add("rs485", ucm.receive, lambda: ucm.rx_loops)
+            sup.add("rs485", ucm.receive, ucm.rx_progress)
     else:  # the CTA-2045 engine stays idle: its link is down, commands answer 503
         sup.add("ninebit", ninebit.run)
     sup.add("http", lambda: api.serve(app, host, cfg["http_port"]), fatal=not device)

@@ -8,6 +8,7 @@
 # the first byte; a port without it cannot send.
 
 import array
+import asyncio
 
 from ninebit.capture import Unescaper
 from ninebit.frame import BLOCK, describe, valid
@@ -113,8 +114,6 @@ async def detect(port, seconds, clock=ticks_ms, want=2):
     why) when `want` checksum-valid frames arrive (flagged ones where the port sees the
     9th bit), else (False, why)."""
     bus = NineBitBus(port, clock=clock)
-    import asyncio
-
     task = asyncio.create_task(bus.run())
     t0 = clock()
     try:

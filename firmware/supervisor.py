@@ -30,8 +30,9 @@ class Supervisor:
 
     def add(self, name, factory, progress=None, fatal=False):
         """factory() -> a coroutine; progress() -> a value that changes while the task
-        works (None: the task may wait indefinitely, e.g. for a connection; it only has
-        to stay running). fatal: an exception from this task ends run() with it (on a
+        works, or None while it legitimately waits (e.g. parked on I/O: counts as
+        moving). progress None: the task may wait indefinitely, e.g. for a connection;
+        it only has to stay running. fatal: an exception from this task ends run() with it (on a
         PC, e.g. an HTTP port in use) instead of a restart."""
         self.tasks[name] = {"factory": factory, "progress": progress, "task": None, "fatal": fatal,
                             "restarts": 0, "last_error": None, "seen": None, "at": self.clock(),
@@ -82,7 +83,7 @@ class Supervisor:
             if r["progress"] is None:
                 continue
             v = r["progress"]()
-            if v != r["seen"]:
+            if v is None or v != r["seen"]:
                 r["seen"] = v
                 r["at"] = now
                 if r["kicked"]:

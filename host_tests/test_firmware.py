@@ -31,7 +31,7 @@ HOME = {"ssid": "home", "password": "correct horse"}
 def device(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # the board's flash: ucm.json lives here
     monkeypatch.setattr(gc, "mem_free", lambda: 150000, raising=False)
-    monkeypatch.setattr(supervisor, "STALL_MS", 1500)  # > the RS-485 reader's 1 s wake-up
+    monkeypatch.setattr(supervisor, "STALL_MS", 1500)
     monkeypatch.setattr(supervisor, "PERIOD_MS", 100)
     monkeypatch.setattr(supervisor, "RESTART_MS", 100)
     monkeypatch.setattr(wifi_mod, "BACKOFF_MS", (200, 400))

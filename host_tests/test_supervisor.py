@@ -138,3 +138,25 @@ def test_a_fatal_task_ends_run():
             await sup.run()
 
     asyncio.run(go())
+
+
+def test_a_task_parked_on_io_counts_as_moving():
+    # progress() -> None: waiting legitimately (the RS-485 reader on a quiet line)
+    async def go():
+        sup, clock, logs = make()
+        state = {"v": None}
+        sup.add("reader", forever, lambda: state["v"])
+        sup.start()
+        for _ in range(20):
+            clock.t += 1000
+            assert sup.check() == []
+        state["v"] = 7  # working, then stuck on something else than its wait
+        for _ in range(6):  # moved at the first check; 5 s later still within stall_ms
+            clock.t += 1000
+            assert sup.check() == []
+        clock.t += 1000
+        assert sup.check() == ["reader"] and sup.status()["reader"]["restarts"] == 1
+        for r in sup.tasks.values():
+            r["task"].cancel()
+
+    asyncio.run(go())

@@ -123,7 +123,7 @@ class Rs485Port:
             i = len(e)
         self._echo_i = i
         if k:
-            buf[: n - k] = bytes(buf[k:n])
+            buf[: n - k] = buf[k:n]
         return n - k
 
     def close(self):

@@ -33,6 +33,3 @@ else:
     async def sleep_ms(ms):
         await asyncio.sleep(ms / 1000)
 
-
-# asyncio.wait_for with a timeout in ms (MicroPython has it built in)
-wait_for_ms = getattr(asyncio, "wait_for_ms", None) or (lambda aw, ms: asyncio.wait_for(aw, ms / 1000))

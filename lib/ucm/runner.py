@@ -7,7 +7,7 @@
 
 import asyncio
 
-from ucm.clock import sleep_ms, ticks_diff, ticks_ms, wait_for_ms
+from ucm.clock import sleep_ms, ticks_diff, ticks_ms
 from ucm.engine import Engine
 
 
@@ -24,7 +24,8 @@ class Ucm:
         self._buf = bytearray(256)
         self.polls = 0  # loop passes: the watchdog supervisor's sign of progress
         self.received = 0  # bytes from a stream port
-        self.rx_loops = 0
+        self.rx_loops = 0  # reads handled by receive()
+        self.rx_parked = False  # receive() is waiting for bytes
 
     async def run(self):
         e = self.engine
@@ -44,20 +45,22 @@ class Ucm:
 
     async def receive(self):
         """For a stream port: wait for bytes and hand them to the engine (run() sends
-        what the engine answers). Runs beside run(), as its own task. Wakes at least
-        once a second (rx_loops counts the passes: the supervisor's sign of progress on
-        a quiet line); a wait cut there has read nothing, so no byte is lost."""
+        what the engine answers). Runs beside run(), as its own task. No timeout on the
+        wait: a timed wait would allocate a task per read on MicroPython."""
         buf = bytearray(256)
         e = self.engine
         while True:
-            try:
-                n = await wait_for_ms(self.port.recv_into(buf), 1000)
-            except asyncio.TimeoutError:
-                n = 0
+            self.rx_parked = True
+            n = await self.port.recv_into(buf)
+            self.rx_parked = False
             self.rx_loops += 1
-            if n:
-                e.feed(buf, self.clock(), n)
-                self.received += n
+            e.feed(buf, self.clock(), n)
+            self.received += n
+
+    def rx_progress(self):
+        """For the watchdog supervisor: the reads handled, or None while the reader is
+        parked waiting for bytes (a quiet line: as alive as the loop that will wake it)."""
+        return None if self.rx_parked else self.rx_loops
 
     async def call(self, kind, **args):
         """Queue a command (see Engine.submit) and wait for its result dict. Bad
