@@ -50,7 +50,7 @@ def words(frame):
 
 def config(prog, **pins):
     """pioemu settings from the list the board loads (to_rp2), not from the text."""
-    execctrl, shiftctrl, sideset = prog[3], prog[4], prog[7]
+    execctrl, shiftctrl, sideset = prog[-5], prog[-4], prog[-1]
     assert not execctrl >> 30 & 1  # no side-set opt: pioemu cannot model it
     return dict(
         wrap_target=execctrl >> 7 & 31, wrap_top=execctrl >> 12 & 31,
@@ -302,13 +302,18 @@ def test_programs_fit_and_use_only_what_the_emulator_models():
     assert not any("irq" in i.replace(",", " ").split() for i in tx + rx)  # no IRQ, no wait irq
 
 
-@pytest.mark.parametrize("text, prog", [(pio9.TX_PIO, TX_PROG), (pio9.RX_PIO, RX_PROG)])
-def test_to_rp2_fields_match_the_assembler(text, prog):
+@pytest.mark.parametrize("fields", [8, 9])
+@pytest.mark.parametrize("text, init", [(pio9.TX_PIO, (pio9.OUT_HIGH, pio9.OUT_HIGH, pio9.OUT_LOW)),
+                                        (pio9.RX_PIO, ())])
+def test_to_rp2_fields_match_the_assembler(text, init, fields):
+    # 8 fields before MicroPython 1.26, 9 since (PIO2's offset); the layout is checked
+    # against rp2.asm_pio itself on the emulated RP2040 (test_rp2_emulated.py)
+    prog = pio9.to_rp2(text, *init, fields=fields)
     p = Program(text)
     k = p.pio_kwargs
-    assert len(prog) == 8 and prog[1] == prog[2] == -1
+    assert len(prog) == fields and prog[1:fields - 5] == [-1] * (fields - 6)
     assert list(prog[0]) == list(p.assembled) and prog[0].typecode == "H"
-    execctrl, shiftctrl = prog[3], prog[4]
+    execctrl, shiftctrl = prog[-5], prog[-4]
     assert execctrl >> 12 & 31 == k.get("wrap", len(p.assembled) - 1) == len(p.assembled) - 1
     assert execctrl >> 7 & 31 == k.get("wrap_target", 0) == 0
     assert execctrl >> 29 == 0  # no side-set opt, no side-set pindirs
@@ -321,31 +326,34 @@ def test_to_rp2_fields_match_the_assembler(text, prog):
     assert (shiftctrl >> 25 & 31 or 32) == k.get("pull_threshold", 32)
     assert shiftctrl >> 30 == {"tx": 1, "rx": 2}[k["fifo_type"]]
     assert shiftctrl & 0xFFFF == 0
-    assert (1 if prog[7] is not None else 0) == k.get("sideset_pin_count", 0)
+    assert (1 if prog[-1] is not None else 0) == k.get("sideset_pin_count", 0)
 
 
 def test_to_rp2_settings_of_the_two_programs():
-    tx_exec, tx_shift = TX_PROG[3], TX_PROG[4]
-    assert TX_PROG[5:] == [pio9.OUT_HIGH, pio9.OUT_HIGH, pio9.OUT_LOW]  # TX idles high, DE low
+    assert len(TX_PROG) == len(RX_PROG) == 9  # no rp2 here: MicroPython >= 1.26's layout
+    tx_exec, tx_shift = TX_PROG[-5], TX_PROG[-4]
+    assert TX_PROG[-3:] == [pio9.OUT_HIGH, pio9.OUT_HIGH, pio9.OUT_LOW]  # TX idles high, DE low
     assert tx_shift == 1 << 30 | 1 << 19 | 1 << 18  # TX FIFO joined (8 deep), OSR shifts right
     assert tx_exec == 9 << 12
-    assert RX_PROG[5:] == [None, None, None]
-    assert RX_PROG[4] == 2 << 30 | 10 << 20 | 1 << 19 | 1 << 18 | 1 << 16  # RX FIFO joined, autopush 10
-    assert RX_PROG[3] == 9 << 12
+    assert RX_PROG[-3:] == [None, None, None]
+    assert RX_PROG[-4] == 2 << 30 | 10 << 20 | 1 << 19 | 1 << 18 | 1 << 16  # RX FIFO joined, autopush 10
+    assert RX_PROG[-5] == 9 << 12
 
 
 def test_to_rp2_defaults_and_checks():
     prog = pio9.to_rp2(".program p\nset pins, 1\nnop\n.wrap_target\njmp 2\n", set_init=pio9.OUT_LOW)
     assert list(prog[0]) == [0xE001, 0xA042, 0x0002]
-    assert prog[3] == 2 << 12 | 2 << 7
-    assert prog[4] == 1 << 19 | 1 << 18  # shift right both ways, thresholds 32 (as 0), no join
-    assert prog[6] == pio9.OUT_LOW
+    assert prog[-5] == 2 << 12 | 2 << 7
+    assert prog[-4] == 1 << 19 | 1 << 18  # shift right both ways, thresholds 32 (as 0), no join
+    assert prog[-2] == pio9.OUT_LOW
+    with pytest.raises(ValueError):
+        pio9.to_rp2(pio9.RX_PIO, fields=10)
     with pytest.raises(ValueError):
         pio9.to_rp2(pio9.TX_PIO)  # .side_set 1 but no side-set pin given
     with pytest.raises(ValueError):
         pio9.to_rp2(pio9.RX_PIO, sideset_init=pio9.OUT_LOW)
     two = pio9.to_rp2(".side_set 2 opt\nnop side 3\n", sideset_init=(pio9.OUT_LOW, pio9.OUT_LOW))
-    assert two[3] >> 30 & 1 == 1 and two[0][0] == 0xA042 | 1 << 12 | 3 << 10
+    assert two[-5] >> 30 & 1 == 1 and two[0][0] == 0xA042 | 1 << 12 | 3 << 10
 
 
 # --- the driver, against stand-ins for machine, rp2 and uctypes -------------------------

@@ -90,11 +90,25 @@ good:
 """
 
 
-def to_rp2(text, out_init=None, set_init=None, sideset_init=None):
+def program_fields():
+    """How many fields the running MicroPython's rp2.asm_pio program list has: 9 since
+    MicroPython 1.26 (offsets in PIO0, PIO1 and PIO2), 8 before (no PIO2 offset). Asked
+    of rp2 itself; 9 where there is no rp2 (a PC)."""
+    try:
+        from rp2 import PIOASMEmit
+
+        return len(PIOASMEmit().prog)
+    except (ImportError, AttributeError, TypeError):
+        return 9
+
+
+def to_rp2(text, out_init=None, set_init=None, sideset_init=None, fields=None):
     """Assemble pioasm text with adafruit_pioasm into the list rp2.asm_pio makes and
     rp2.StateMachine(id, program, ...) takes:
-      [array('H') opcodes, -1, -1 (its offsets in PIO0 and PIO1, set by rp2),
+      [array('H') opcodes, -1, -1, -1 (its offsets in PIO0, PIO1 and PIO2, set by rp2),
        EXECCTRL, SHIFTCTRL, out_init, set_init, sideset_init]
+    fields: the list's length, 9 (MicroPython >= 1.26) or 8 (before it, no PIO2
+    offset); None asks the running rp2 (program_fields()).
     EXECCTRL: side-set opt bit 30, side-set pindirs 29, wrap top 12-16, wrap target 7-11.
     SHIFTCTRL: FIFO join 30-31 (.fifo tx 1, rx 2), pull threshold 25-29 and push
     threshold 20-24 (32 is 0), OUT and IN shift right 19 and 18 (right unless .out/.in
@@ -103,6 +117,9 @@ def to_rp2(text, out_init=None, set_init=None, sideset_init=None):
     pins); the side-set pins must be as many as the program's .side_set."""
     from adafruit_pioasm import Program
 
+    fields = fields or program_fields()
+    if fields not in (8, 9):
+        raise ValueError("rp2 program list of %d fields" % fields)
     p = Program(text)
     k = p.pio_kwargs.get
     n = 0 if sideset_init is None else 1 if isinstance(sideset_init, int) else len(sideset_init)
@@ -114,7 +131,7 @@ def to_rp2(text, out_init=None, set_init=None, sideset_init=None):
                  | (k("pull_threshold", 32) & 31) << 25 | (k("push_threshold", 32) & 31) << 20
                  | k("out_shift_right", 1) << 19 | k("in_shift_right", 1) << 18
                  | k("auto_pull", 0) << 17 | k("auto_push", 0) << 16)
-    return [p.assembled, -1, -1, execctrl, shiftctrl, out_init, set_init, sideset_init]
+    return [p.assembled] + [-1] * (fields - 6) + [execctrl, shiftctrl, out_init, set_init, sideset_init]
 
 
 class Pio9Port:

@@ -7,6 +7,27 @@ from cta2045.message import decode, encode
 from ucm.engine import Engine
 from ucm.settings import Settings
 
+# What the scripted SGD remembers: got and sent keep at least the last KEEP entries
+# (the older ones are dropped in one go at 2 * KEEP, before the list would grow), so
+# that a run of simulated days holds a bounded heap, as the engine itself does
+# (test_long_run.py checks both).
+KEEP = 256
+
+
+def history(keep=KEEP):
+    """An empty list with room for 2 * keep entries: it never grows after this (on
+    MicroPython a list keeps its allocation when emptied or cut), so a long run does
+    not need ever larger blocks of a fragmented heap."""
+    log = [None] * (2 * keep)
+    del log[:]
+    return log
+
+
+def _record(log, entry, keep):
+    if len(log) >= 2 * keep:
+        del log[:keep]  # in place
+    log.append(entry)
+
 
 def wire_ms(n):
     return (n * 10000 + 19199) // 19200
@@ -16,9 +37,11 @@ class Sgd:
     """A scripted water heater: link-ACKs after ack_ms, answers MTSQs for `types`, the
     max-payload query with max_code, Basic commands with an App ACK (or app_nak) after
     reply_ms, op-state queries with `state`, GetInformation and commodity reads. Knobs:
-    silent, naks (codes to answer with instead of ACKs, in order), no_reply."""
+    silent, naks (codes to answer with instead of ACKs, in order), no_reply. got and
+    sent hold the last `keep` entries at least."""
 
-    def __init__(self):
+    def __init__(self, keep=KEEP):
+        self.keep = keep
         self.ack_ms = 15
         self.reply_ms = 250
         self.types = (0x0801, 0x0802, 0x0803)
@@ -28,11 +51,16 @@ class Sgd:
         self.silent = False
         self.naks = []
         self.no_reply = False
-        self.got = []  # (t, bytes) everything the UCM sent, ACK/NAKs included
-        self.sent = []  # (t, bytes) everything the SGD sent
+        self.got = history(keep)  # (t, bytes) everything the UCM sent, ACK/NAKs included
+        self.sent = history(keep)  # (t, bytes) everything the SGD sent
         self.out = []  # (t, bytes) scheduled
         self.t = 0
         self.reader = FrameReader(self._ev)
+
+    def forget(self):
+        """Empty got and sent (keeping their room)."""
+        del self.got[:]
+        del self.sent[:]
 
     def frames(self):
         """Frames (not ACK/NAKs) the UCM sent, as bytes."""
@@ -50,12 +78,12 @@ class Sgd:
     def _ev(self, ev, v):
         t = self.t
         if ev == EV_ACK or ev == EV_NAK:
-            self.got.append((t, ACK if ev == EV_ACK else nak(v)))
+            _record(self.got, (t, ACK if ev == EV_ACK else nak(v)), self.keep)
             return
         if ev != EV_FRAME:
             return
         f = bytes(v)
-        self.got.append((t, f))
+        _record(self.got, (t, f), self.keep)
         if self.silent:
             return
         if self.naks:
@@ -111,8 +139,9 @@ class Bench:
     """Engine + Sgd on a fake clock. run(ms) advances time; sgd.got has what the UCM
     sent with its times; send(data) injects bytes from the SGD side now."""
 
-    def __init__(self, sgd=None, unix=None, **settings):
+    def __init__(self, sgd=None, unix=None, max_step_ms=1000, **settings):
         self.now = 0
+        self.max_step_ms = max_step_ms  # longest jump of the clock between polls
         self.unix = unix
         self.sgd = sgd or Sgd()
         self.e = Engine(Settings(**settings), lambda: self.unix, 0)
@@ -124,7 +153,7 @@ class Bench:
         s = self.sgd
         while s.out and s.out[0][0] <= self.now:
             t, data = s.out.pop(0)
-            s.sent.append((t, data))
+            _record(s.sent, (t, data), s.keep)
             self.e.feed(data, t)
 
     def run(self, ms, until=None):
@@ -135,7 +164,7 @@ class Bench:
                 self.sgd.receive(self.now + wire_ms(len(f)), f)
             if until is not None and until():
                 return True
-            nxt = self.now + max(1, min(self.e.next_due(self.now), 1000))
+            nxt = self.now + max(1, min(self.e.next_due(self.now), self.max_step_ms))
             if self.sgd.out:
                 nxt = min(nxt, self.sgd.out[0][0])
             self.now = max(self.now + 1, nxt) if nxt > self.now else self.now + 1
@@ -144,7 +173,7 @@ class Bench:
     def up(self):
         """Run the start-up sequence to link state "up"."""
         assert self.run(20000, lambda: self.e.state == "up" and self.e.link.idle()), self.e.state
-        self.sgd.got = []
+        self.sgd.forget()
         return self
 
     def submit(self, kind, **args):

@@ -344,4 +344,7 @@ class LinkLayer:
             return 5
         if self.reader.partial_age(now) >= 0:
             return 20
-        return 100
+        if self.last_rx is None:
+            return 1000
+        # idle: nothing until the 15-minute reset (section 2.6), or bytes arrive
+        return max(0, self.s.idle_reset_ms + 1 - ticks_diff(now, self.last_rx))
