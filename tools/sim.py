@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 # `make sim`: the firmware (host board) against a simulated water heater through a
 # pseudo-terminal pair, the HTTP API on 127.0.0.1:8080, and a live decoded trace.
-#   python tools/sim.py [--http-port 8080] [--quiet] [--serial PATH] [--micropython BIN]
+#   python tools/sim.py [--http-port 8080] [--quiet] [--serial PATH] [--firmware micropython|cpython]
+#                       [--micropython BIN]
 #                       [--set name=value ...] [simulator options]
 # Environment (what `make sim PORT=... SERIAL=... QUIET=1 MICROPYTHON=...` passes):
-#   PORT, SERIAL, QUIET, MICROPYTHON, UCM_TOKEN (else a token is generated and printed).
+#   PORT, SERIAL, QUIET, FIRMWARE, MICROPYTHON, UCM_TOKEN (else a token is generated and printed).
 # With --serial the firmware talks to that device (a USB RS-485 adapter on a real heater,
-# or any SGD program's pty path) and no simulator is started. The firmware process uses
-# only modules MicroPython's unix port has: --micropython runs it under that binary; the
-# simulator always runs here, on CPython. While the simulator runs, commands typed here
+# or any SGD program's pty path) and no simulator is started. The firmware process runs
+# under MicroPython's unix port (the venv's, or --micropython BIN), or under CPython with
+# --firmware cpython; the simulator always runs here, on CPython. While the simulator runs, commands typed here
 # drive it (type help): override on|off, silent S, drop-acks N, corrupt N, reboot, ...
 
 import argparse
@@ -27,6 +28,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import ninebit_sim  # noqa: E402
 import ports  # noqa: E402
+import runtime  # noqa: E402
 import sgd_sim  # noqa: E402
 
 
@@ -44,10 +46,15 @@ def firmware_command(micropython=None):
     return [sys.executable, "-u", main], env
 
 
-def start_firmware(serial, http_host, http_port, token, quiet=False, settings=(), micropython=None, stdout=None,
+def start_firmware(serial, http_host, http_port, token, quiet=False, settings=(), micropython="auto", stdout=None,
                    bus="cta2045"):
+    """The firmware process. micropython: a unix-port binary, None for CPython, or
+    "auto": the default of tools/runtime.py (MicroPython where there is a unix port;
+    FIRMWARE=cpython or MICROPYTHON= in the environment choose)."""
     import build
 
+    if micropython == "auto":
+        micropython = runtime.choose()[1]
     argv, env = firmware_command(micropython)
     argv += ["--serial", serial, "--http-host", http_host, "--http-port", str(http_port), "--page", build.page(),
              "--bus", bus]
@@ -66,7 +73,9 @@ def parser():
     p.add_argument("--http-port", type=int, default=int(env("PORT") or 8080), help="HTTP port (PORT=, default 8080)")
     p.add_argument("--serial", default=env("SERIAL") or None, help="a real SGD's tty instead of the simulator (SERIAL=)")
     p.add_argument("--quiet", action="store_true", default=env("QUIET", "") not in ("", "0"), help="no frame trace (QUIET=1)")
-    p.add_argument("--micropython", default=env("MICROPYTHON") or None, help="run the firmware under this binary (MICROPYTHON=)")
+    p.add_argument("--firmware", default=env("FIRMWARE") or "micropython", choices=runtime.CHOICES,
+                   help="what runs the firmware process (FIRMWARE=, default micropython: the venv's unix port)")
+    p.add_argument("--micropython", default=env("MICROPYTHON") or None, help="the unix-port binary (MICROPYTHON=)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="an engine setting, e.g. heartbeat_ms=10000")
     p.add_argument("--bus", default=env("BUS") or "cta2045", choices=("cta2045", "ninebit-listen", "auto"),
                    help="the firmware's bus personality (BUS=, default cta2045)")
@@ -134,8 +143,18 @@ def main(argv=None):
             sim = ninebit_sim.NineBitSim()
         else:
             sim = sgd_sim.SgdSim(seed=a.seed, intermediate=not a.no_intermediate)
+    env = dict(os.environ)
+    if a.micropython:
+        env["MICROPYTHON"] = a.micropython
+    try:
+        name, mp, note = runtime.choose(a.firmware, env)
+    except ValueError as e:
+        print("sim.py: %s" % e)
+        return 2
+    if note:
+        print("sim.py: " + note)
     url = "http://%s:%d/" % (a.http_host, a.http_port)
-    print("UCM firmware (host board%s) on %s" % (", MicroPython" if a.micropython else "", path))
+    print("UCM firmware (host board, %s) on %s" % ("MicroPython unix port" if mp else "CPython", path))
     print("  HTTP API:  %s   (status: %sapi/status)" % (url, url))
     print("  API token: %s" % token)
     print('  try:       curl -X POST -H "Authorization: Bearer %s" -d \'{"duration_s": 600}\' %sapi/dr/shed' % (token, url))
@@ -147,7 +166,7 @@ def main(argv=None):
         print("  simulator: type 'help' for commands (override on, silent 10, corrupt 1, reboot, ...)")
     print(flush=True)
     try:
-        proc = start_firmware(path, a.http_host, a.http_port, token, a.quiet, a.set, a.micropython, bus=a.bus)
+        proc = start_firmware(path, a.http_host, a.http_port, token, a.quiet, a.set, mp, bus=a.bus)
     except OSError as e:
         print("sim.py: cannot start the firmware: %s" % e)
         return 1

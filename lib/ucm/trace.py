@@ -17,7 +17,7 @@ def describe(frame):
     out = d["name"]
     if d.get("role") in ("get", "set", "reply") and out != "unknown_opcode":
         out += "." + d["role"]
-    for k in f:
+    for k in sorted(f):  # MicroPython's dicts keep no order: the same line on both
         v = f[k]
         if k.endswith("_name") and k[:-5] in f:
             continue
