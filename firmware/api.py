@@ -246,6 +246,20 @@ class _Reader:
         return data
 
 
+async def _body_without_length(req, stream, wait_s=0.05):
+    """A POST/PUT/PATCH/DELETE that has no Content-Length (nor Transfer-Encoding) but
+    bytes after its head: already received, or arriving within wait_s."""
+    h = req.headers
+    if req.method.upper() in _SAFE or "Content-Length" in h or "Transfer-Encoding" in h:
+        return False
+    if not stream.buf:
+        try:
+            await asyncio.wait_for(stream._more(64), wait_s)
+        except (asyncio.TimeoutError, OSError):
+            pass
+    return bool(stream.buf)
+
+
 class ApiApp(Microdot):
     """The Microdot app of the API. Adds, on top of Microdot: the bearer-token check on
     every request whose method is not GET, HEAD or OPTIONS (before routing, so unknown
@@ -329,11 +343,15 @@ class ApiApp(Microdot):
             req = None
         if req is None and not stream.got:
             return  # connected and closed without a byte: nothing to answer
-        try:
-            res = await asyncio.wait_for(self.dispatch_request(req), self.handler_timeout_s)
-        except asyncio.TimeoutError:
-            self.log("api: no answer within %s s" % self.handler_timeout_s)
-            res = _json({"error": "no answer in time"}, 504)
+        if req is not None and await _body_without_length(req, stream):
+            # the body would be ignored and the command run as {}: refuse it instead
+            res = _json({"error": "a request with a body needs a Content-Length"}, 411)
+        else:
+            try:
+                res = await asyncio.wait_for(self.dispatch_request(req), self.handler_timeout_s)
+            except asyncio.TimeoutError:
+                self.log("api: no answer within %s s" % self.handler_timeout_s)
+                res = _json({"error": "no answer in time"}, 504)
         if res is not Response.already_handled:
             await asyncio.wait_for(res.write(writer), self.request_timeout_s)
 

@@ -746,6 +746,8 @@ MALFORMED = [
      True, {400}),
     ("chunked-body", b"POST /api/dr/end HTTP/1.1\r\n" + AUTH + b"Transfer-Encoding: chunked\r\n\r\n"
      b"2\r\n{}\r\n0\r\n\r\n", False, {411}),
+    ("body-without-length", post(b"/api/dr/shed", b'{"duration_s": 5}').replace(b"Content-Length: 17\r\n", b""),
+     False, {411}),
     ("body-not-json", post(b"/api/dr/shed", b"{nope"), False, {400}),
     ("deeply-nested-json", post(b"/api/dr/shed", b"[" * 1500), False, {400}),
     ("body-not-utf8", post(b"/api/dr/shed", b'{"duration_s": "\xff"}'), False, {400}),
@@ -765,6 +767,18 @@ def test_malformed_raw_request(server, data, shut, expected):
     assert "error" in json.loads(body)
     assert server.get_status()[0] == 200
     assert server.logs == []  # nothing crashed
+
+
+def test_body_without_length_is_refused_and_nothing_sent(server):
+    data = post(b"/api/dr/shed", b'{"duration_s": 5}').replace(b"Content-Length: 17\r\n", b"")
+    assert b"Content-Length" not in data
+    status, body = server.raw(data, False)
+    assert status == 411 and "Content-Length" in json.loads(body)["error"]
+    assert server.ucm.calls == []
+    # a POST with neither a body nor a Content-Length (curl -X POST) still runs
+    status, body = server.raw(post(b"/api/dr/end", b"").replace(b"Content-Length: 0\r\n", b""), False)
+    assert status == 200, body
+    assert server.ucm.calls == [("end", {})]
 
 
 def test_malformed_all_at_once(server):

@@ -117,6 +117,25 @@ def test_plain_reader_idle_gap_ends_a_partial_frame():
     assert rec.errors == [("truncated", b[:30])]
 
 
+def test_plain_reader_idle_gap_across_the_ticks_wrap():
+    # ticks_ms wraps (at 2**30 ms, 12.4 days, on a 32-bit board; the period is the
+    # runtime's own): a frame whose bytes straddle the wrap is one frame; a real gap
+    # across the wrap still ends a partial one
+    from ucm.clock import ticks_add
+
+    top = ticks_add(0, -1) + 1
+    b = golden("B")
+    r, rec = reader(flagged=False, gap_ms=5)
+    r.feed(b[:30], top - 2)
+    r.feed(b[30:], 1)  # 3 ms later, after the wrap
+    assert rec.frames == [b] and rec.errors == []
+    r, rec = reader(flagged=False, gap_ms=5)
+    r.feed(b[:30], top - 2)
+    r.feed(golden("A"), 40)  # 42 ms later: the partial B is dead
+    r.flush(41)
+    assert rec.frames == [golden("A")] and rec.errors == [("truncated", b[:30])]
+
+
 def test_capture_unescape_and_escape():
     c = golden("C")
     syms = F.symbols(c)

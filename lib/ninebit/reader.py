@@ -18,6 +18,7 @@
 
 from ninebit import FLAG
 from ninebit.frame import MAX_FRAME, length, sum8
+from ucm.clock import ticks_diff  # ticks wrap (2**30 ms on MicroPython): never subtract them
 
 UNKNOWN_CAP = 64  # bytes collected after a first byte of no known kind
 
@@ -113,7 +114,7 @@ class Reader:
         """Bytes without the 9th bit (plain mode), arrived at time now (ms)."""
         if count < 0:
             count = len(data)
-        if self.gap_ms and self.last is not None and self.n and now - self.last >= self.gap_ms:
+        if self.gap_ms and self.last is not None and self.n and ticks_diff(now, self.last) >= self.gap_ms:
             self._scan(now, True)  # idle gap: what is held cannot grow into a frame
         if count:
             self.last = now
