@@ -9,9 +9,9 @@
 #                  Microdot 2.7.0: after `make setup`, .venv/lib/python3.X/site-packages,
 #                  which is used when MICRODOT_DIR is not set; or src/ of a Microdot
 #                  checkout; the microdot/ folder itself is accepted too)
-#   UCM_BASE_MANIFEST  the manifest included first (default the port's,
-#                  $(PORT_DIR)/boards/manifest.py: asyncio and the port's modules; e.g.
-#                  "$(BOARD_DIR)/manifest.py" for a board that has its own)
+#   UCM_BASE_MANIFEST  the manifest included first (default the board's own,
+#                  $(BOARD_DIR)/manifest.py, where it has one, else the port's,
+#                  $(PORT_DIR)/boards/manifest.py: asyncio and the port's modules)
 # Frozen: lib/cta2045, lib/ucm, lib/ninebit, firmware/*.py, boards/common and boards/<UCM_BOARD>
 # (flat modules, as make deploy lays them out), Microdot's __init__ and microdot, and
 # firmware/main.py as the module ucm_main (a copy in build/freeze/, since a frozen module
@@ -50,7 +50,15 @@ def _py(folder):
     return sorted(n for n in os.listdir(folder) if n.endswith(".py"))
 
 
-include(os.environ.get("UCM_BASE_MANIFEST") or "$(PORT_DIR)/boards/manifest.py")  # noqa: F821
+# The board's own manifest where it has one (RPI_PICO_W's adds ssl, mip, requests,
+# webrepl, aioble... on top of the port's), else the port's
+if os.environ.get("UCM_BASE_MANIFEST"):
+    include(os.environ["UCM_BASE_MANIFEST"])  # noqa: F821
+else:
+    try:
+        include("$(BOARD_DIR)/manifest.py")  # noqa: F821
+    except Exception:  # the board has none (manifestfile raises for a missing file)
+        include("$(PORT_DIR)/boards/manifest.py")  # noqa: F821
 # boards/common/device.py sets the clock from NTP (micropython-lib's ntptime)
 require("ntptime")  # noqa: F821
 

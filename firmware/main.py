@@ -105,7 +105,12 @@ async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
     cfg = config.data
     device = hasattr(board, "PINS")
     pins = _pins(board, cfg) if device else None
-    bus, ninebit = await _choose_bus(board, cfg, pins, log)
+    try:
+        bus, ninebit = await _choose_bus(board, cfg, pins, log)
+    except Exception as e:  # a 9-bit driver that cannot start must not leave a dead board
+        why = "the 9-bit port failed to start (%s: %s): CTA-2045 instead" % (type(e).__name__, e)
+        log("ucm: " + why)
+        bus, ninebit = {"setting": cfg["bus"], "active": "cta2045", "why": why, "error": str(e)}, None
     port = None
     if ninebit is None:
         port = board.open_port(cfg, pins) if device else board.open_port(cfg)

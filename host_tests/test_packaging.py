@@ -79,10 +79,13 @@ class Recorder:
     def __init__(self):
         self.calls = []
         self.frozen = {}  # module path on the board -> source file
+        self.missing = ()  # include() paths that do not exist
 
     def functions(self):
         def include(path, **kwargs):
             self.calls.append(("include", path))
+            if path in self.missing:
+                raise FileNotFoundError(path)
 
         def require(name, **kwargs):
             self.calls.append(("require", name))
@@ -114,17 +117,23 @@ class Recorder:
         return {"include": include, "require": require, "package": package, "module": module, "metadata": metadata, "freeze": freeze}
 
 
-def run_manifest(monkeypatch, **env):
+def run_manifest(monkeypatch, missing=(), **env):
     for k in ("UCM_BOARD", "MICRODOT_DIR", "UCM_BASE_MANIFEST"):
         monkeypatch.delenv(k, raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     rec = Recorder()
+    rec.missing = missing
     path = os.path.join(ROOT, "manifest.py")
     monkeypatch.chdir(ROOT)  # as the build runs a manifest: in its folder
     with open(path) as f:
         exec(compile(f.read(), path, "exec"), rec.functions())
     return rec
+
+
+def test_manifest_falls_back_to_the_ports_when_the_board_has_none(monkeypatch):
+    rec = run_manifest(monkeypatch, missing=("$(BOARD_DIR)/manifest.py",), MICRODOT_DIR=microdot_parent())
+    assert rec.calls[:2] == [("include", "$(BOARD_DIR)/manifest.py"), ("include", "$(PORT_DIR)/boards/manifest.py")]
 
 
 def microdot_parent():
@@ -134,7 +143,8 @@ def microdot_parent():
 @pytest.mark.parametrize("board", deploy.boards() or ["pico_w"])
 def test_manifest_freezes_what_deploy_copies(monkeypatch, board):
     rec = run_manifest(monkeypatch, UCM_BOARD=board, MICRODOT_DIR=microdot_parent())
-    assert rec.calls[0] == ("include", "$(PORT_DIR)/boards/manifest.py")
+    assert rec.calls[0] == ("include", "$(BOARD_DIR)/manifest.py")  # the board's own bundle kept
+    assert ("include", "$(PORT_DIR)/boards/manifest.py") not in rec.calls
     assert ("require", "ntptime") in rec.calls
     # the frozen modules are the deployed .mpy files, under the same names
     deployed = {it.dest[len("/lib/") :][: -len(".mpy")] + ".py" for it in deploy.files(board) if it.kind == "mpy"}

@@ -142,6 +142,34 @@ def test_pico_w_board_listens_with_the_9th_bit(device):
     run(go())
 
 
+def test_a_9bit_driver_that_fails_at_start_falls_back_to_cta2045(device):
+    # e.g. rp2.StateMachine refusing the program list (a MicroPython with another
+    # layout): the board still runs the CTA-2045 engine and HTTP, and says why
+    import rp2
+
+    rp2.reset()
+    write_config(device, {"token": TOKEN, "bus": "ninebit-listen", "wifi": {"ssid": "home", "password": "correct horse"}})
+    made = rp2.StateMachine.__init__
+
+    def refuse(self, id, prog, **kw):
+        raise ValueError("requested length 9 but object has length 8")
+
+    rp2.StateMachine.__init__ = refuse
+
+    async def go():
+        u = await Unit().start("pico_w")
+        st, s = await u.json("GET", "/api/status")
+        assert st == 200 and s["bus"]["active"] == "cta2045" and s["bus"]["setting"] == "ninebit-listen"
+        assert "requested length 9" in s["bus"]["why"]
+        assert u.system.ninebit is None and "engine" in s["firmware"]["tasks"]
+        u.stop()
+
+    try:
+        run(go())
+    finally:
+        rp2.StateMachine.__init__ = made
+
+
 def test_pico_w_board_sends_with_the_9th_bit(device):
     import rp2
 
