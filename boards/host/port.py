@@ -13,6 +13,9 @@ class TtyPort:
         self.p = select.poll()
         self.p.register(self.f, select.POLLIN)
         self._one = bytearray(1)  # one byte at a time, nothing allocated per read
+        # MicroPython's ipoll() hands back one reused entry (poll() builds a list each
+        # time); CPython has only poll()
+        self._ready = getattr(self.p, "ipoll", self.p.poll)
         self.errors = 0  # read/write errors (the other end went away, adapter unplugged)
 
     def readinto(self, buf):
@@ -23,10 +26,7 @@ class TtyPort:
         n = 0
         one = self._one
         try:
-            while n < len(buf):
-                ev = self.p.poll(0)
-                if not ev or not ev[0][1] & select.POLLIN:
-                    break
+            while n < len(buf) and self._waiting():
                 if not self.f.readinto(one):
                     break
                 buf[n] = one[0]
@@ -34,6 +34,11 @@ class TtyPort:
         except OSError:
             self.errors += 1
         return n
+
+    def _waiting(self):
+        for ev in self._ready(0):
+            return bool(ev[1] & select.POLLIN)
+        return False
 
     async def write(self, data):
         mv = memoryview(data)
