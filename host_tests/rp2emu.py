@@ -74,7 +74,9 @@ def bootrom_file(folder):
 
 
 class Pico:
-    def __init__(self, image_path, log=None):
+    def __init__(self, image_path, log=None, high=(1,)):
+        """high: pins held high from power-up by the outside (GP1: the RS-485
+        transceiver's receiver output idles high)."""
         self.tmp = tempfile.mkdtemp(prefix="rp2emu-")
         self.proc = subprocess.Popen(["node", SERVE], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, bufsize=1)
@@ -87,7 +89,7 @@ class Pico:
         self.uart = []
         self.wall_ms = 0
         self.log = log
-        self._call("boot", bootrom=bootrom_file(self.tmp), image=image_path)
+        self._call("boot", bootrom=bootrom_file(self.tmp), image=image_path, high=list(high))
         self.run(ms=200, until=b">>> ")
         if b">>> " not in self.console:
             raise Rp2Error("the board did not reach the REPL: %r" % bytes(self.console[-300:]))

@@ -1,7 +1,8 @@
 // The emulated Pico behind a line protocol, for host_tests/rp2emu.py: one JSON request
 // a line on stdin, one JSON answer a line on stdout. Simulated time moves only when the
 // client says "run", so a Python-side peer (a simulated heater) works in lockstep.
-//   {"op": "boot", "bootrom": path (4096 little-endian u32), "image": path (.bin)}
+//   {"op": "boot", "bootrom": path (4096 little-endian u32), "image": path (.bin),
+//    "high": [pins an outside device holds high from the start]}
 //   {"op": "run", "for": nanos, "until_text": str?}  run; stop early when the USB
 //       console has printed until_text since this request began. Answers with what
 //       happened meanwhile: {"t", "cdc" (hex), "edges": [[t, pin, level]...],
@@ -27,6 +28,7 @@ function handle(req) {
       const rom = fs.readFileSync(req.bootrom);
       const words = new Uint32Array(rom.buffer.slice(rom.byteOffset, rom.byteOffset + rom.length));
       board = new Board(words, new Uint8Array(fs.readFileSync(req.image)));
+      for (const pin of req.high || []) board.drive(pin, 1); // lines an outside device holds high
       return { t: 0 };
     }
     case 'run': {

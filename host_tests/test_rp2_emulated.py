@@ -1,0 +1,236 @@
+# The board drivers and the whole firmware on a stock MicroPython rp2 image in an
+# emulated RP2040 (host_tests/rp2emu.py), checked at the pins against simulated time.
+# The board gets the `make deploy BOARD=pico_w` tree (.mpy, page) over the raw REPL,
+# as mpremote would put it there. Images: RP2_FIRMWARE_DIR (see rp2emu.HOW).
+import os
+import sys
+
+import pytest
+
+import rp2emu
+from rp2emu import MS, Pico, high_spans, uart_decode, uart_wave
+
+ROOT = rp2emu.ROOT
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+BAUD = 19200
+BIT = 1e9 / BAUD
+TX, RX, DE = 0, 1, 2
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """The deploy tree for pico_w, compiled as make deploy compiles it."""
+    import deploy
+
+    out = str(tmp_path_factory.mktemp("deploy") / "pico_w")
+    items = deploy.files("pico_w")
+    deploy.stage("pico_w", items, deploy.Compiler(), out=out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def pico(tree):
+    p = Pico(rp2emu.image("RPI_PICO"))
+    try:
+        p.raw()
+        free_boot = p.eval("__import__('gc').mem_free()")
+        files = p.put_tree(tree)
+        assert p.eval("__import__('os').stat('/lib/rs485.mpy')[6]") == os.path.getsize(os.path.join(tree, "lib", "rs485.mpy"))
+        p.free_boot = free_boot
+        p.files = files
+        yield p
+    finally:
+        p.close()
+
+
+def soft_reset(p):
+    # Ctrl-D at the raw REPL: a soft reset, back at the raw REPL with a fresh heap
+    p.type(b"\x04")
+    p.run(ms=2000, until=b"raw REPL; CTRL-B to exit\r\n>")
+
+
+# --- boards/common/rs485.py on machine.UART(0) + DE ------------------------------------------
+
+
+RS485_SETUP = """
+import asyncio, device
+from rs485 import Rs485Port
+pins = {"uart": 0, "tx": 0, "rx": 1, "de": 2}
+port = Rs485Port(device.uart(pins), device.de_pin(pins), 19200)
+"""
+
+
+def test_rs485_sends_the_frame_at_19200_with_de_around_it(pico):
+    soft_reset(pico)
+    pico.watch(TX, DE)
+    frame = bytes.fromhex("080100007ecd") + bytes(range(0x20, 0x40))
+    pico.exec(RS485_SETUP)
+    t0 = pico.t
+    pico.exec("asyncio.run(port.write(%r))" % frame)
+    pico.run(ms=5)
+    tx = [e for e in pico.edges[TX] if e[0] >= t0]
+    de = [e for e in pico.edges[DE] if e[0] >= t0]
+    chars = uart_decode(tx, BAUD)
+    assert bytes(c[1] for c in chars) == frame
+    assert all(c[2] for c in chars), "a stop bit was low"
+    # back to back: the baud rate from the first to the last start bit
+    bit = (chars[-1][0] - chars[0][0]) / (10 * (len(chars) - 1))
+    baud = 1e9 / bit
+    assert abs(baud - BAUD) / BAUD < 0.005, baud
+    spans = high_spans(de)
+    assert len(spans) == 1, spans
+    rise, fall = spans[0]
+    assert fall is not None, "DE stayed high"
+    end = chars[-1][0] + 10 * bit  # the end of the last stop bit
+    lead_us = (chars[0][0] - rise) / 1000
+    lag_us = (fall - end) / 1000
+    print("rs485 on UART0: %.1f baud, %d bytes, DE up %.1f us before the start bit, down %.1f us after the last stop bit"
+          % (baud, len(frame), lead_us, lag_us))
+    assert lead_us > 0
+    assert 0 <= lag_us < 1000  # down long before the SGD may answer (40 ms)
+
+
+def test_rs485_receives_what_the_line_carries(pico):
+    soft_reset(pico)
+    data = bytes.fromhex("06000801000301c2cc") + bytes(range(200))
+    pico.exec(RS485_SETUP + "buf = bytearray(64)\ngot = bytearray()\n")
+    pico.drive(RX, uart_wave(pico.t + 2 * MS, data, BAUD))
+    pico.start("""
+async def take():
+    while len(got) < %d:
+        n = await port.recv_into(buf)
+        got.extend(buf[:n])
+asyncio.run(asyncio.wait_for(take(), 2))
+print(got.hex(), port.rx_bytes)
+""" % len(data))
+    out = pico.finish(ms=3000).split()
+    assert bytes.fromhex(out[0]) == data
+    assert int(out[1]) == len(data)
+
+
+# --- boards/pico_w/pio9.py: the 9-bit bus on PIO0 ------------------------------------------------
+
+from ninebit_vectors import ORDER, golden  # noqa: E402
+
+# The same two programs written for the board's own assembler (rp2.asm_pio), as the
+# oracle for pio9.to_rp2's program list: same instructions, same configuration.
+ORACLE = """
+import rp2
+from rp2 import PIO
+@rp2.asm_pio(out_init=PIO.OUT_HIGH, set_init=PIO.OUT_HIGH, sideset_init=PIO.OUT_LOW,
+             in_shiftdir=PIO.SHIFT_RIGHT, out_shiftdir=PIO.SHIFT_RIGHT, fifo_join=PIO.JOIN_TX)
+def tx():
+    wrap_target()
+    pull(block).side(0)
+    nop().side(1)[7]
+    label("start")
+    set(pins, 0).side(1)[6]
+    set(x, 8).side(1)
+    label("bit")
+    out(pins, 1).side(1)[6]
+    jmp(x_dec, "bit").side(1)
+    set(pins, 1).side(1)[4]
+    pull(noblock).side(1)
+    mov(y, osr).side(1)
+    jmp(x_not_y, "start").side(1)
+    wrap()
+@rp2.asm_pio(in_shiftdir=PIO.SHIFT_RIGHT, out_shiftdir=PIO.SHIFT_RIGHT, autopush=True, push_thresh=10,
+             fifo_join=PIO.JOIN_RX)
+def rx():
+    wrap_target()
+    label("start")
+    wait(0, pin, 0)[2]
+    jmp(pin, "start")
+    set(x, 8)[6]
+    label("bit")
+    in_(pins, 1)[6]
+    jmp(x_dec, "bit")
+    jmp(pin, "good")
+    in_(null, 1)
+    wait(1, pin, 0)
+    jmp("start")
+    label("good")
+    in_(x, 1)
+    wrap()
+import pio9
+def same(a, b):
+    return [list(a[0]) == list(b[0])] + [x == y for x, y in zip(a[1:], b[1:])] + [len(a) == len(b)]
+print(json.dumps([same(pio9.to_rp2(pio9.TX_PIO, 3, 3, 2), tx), same(pio9.to_rp2(pio9.RX_PIO), rx),
+                  pio9.program_fields(), len(tx)]))
+"""
+
+
+def test_pio9_programs_match_the_boards_own_assembler(pico):
+    soft_reset(pico)
+    tx, rx, fields, n = __import__("json").loads(pico.exec("import json\n" + ORACLE))
+    assert fields == n == 9  # MicroPython 1.29: [prog, 3 offsets, execctrl, shiftctrl, 3 inits]
+    assert all(tx), tx
+    assert all(rx), rx
+
+
+def test_pio9_sends_the_dhpst_frames_with_the_9th_bit_and_de(pico):
+    soft_reset(pico)
+    pico.watch(TX, DE)
+    pico.exec("import asyncio\nfrom pio9 import Pio9Port\nport = Pio9Port()")
+    t0 = pico.t
+    frames = [golden(n) for n in ORDER]
+    for f in frames:
+        pico.exec("asyncio.run(port.write_frame(%r))" % f)
+    pico.run(ms=5)
+    tx = [e for e in pico.edges[TX] if e[0] >= t0]
+    chars = uart_decode(tx, BAUD, data_bits=9)
+    assert all(c[2] for c in chars), "a stop bit was low"
+    got, cur = [], None
+    for t, v, _ in chars:
+        if v & 0x100:
+            cur = bytearray()
+            got.append((t, cur))
+        cur.append(v & 0xFF)
+    assert [bytes(g) for _, g in got] == frames  # the 9th bit on each first byte only
+    spans = high_spans([e for e in pico.edges[DE] if e[0] >= t0])
+    assert len(spans) == len(frames), spans
+    char = 11 * BIT
+    for (rise, fall), (start, g) in zip(spans, got):
+        last = [c for c in chars if c[0] < fall][-1][0]
+        assert 0 < start - rise <= 2 * BIT  # DE one bit ahead of the first start bit
+        assert -10 <= fall - (last + char) <= BIT  # and down as the last stop bit ends (ns)
+    print("pio9 TX: %d frames, %d characters; DE lead %.1f us, lag %.1f us" % (
+        len(frames), len(chars), (got[0][0] - spans[0][0]) / 1000,
+        (spans[-1][1] - (chars[-1][0] + char)) / 1000))
+
+
+def test_pio9_receives_frames_through_the_dma_ring_into_the_reader(pico):
+    soft_reset(pico)
+    pico.exec("""
+import asyncio, array, json
+from pio9 import Pio9Port
+from ninebit.reader import Reader
+frames = []
+reader = Reader(on_frame=lambda f, now: frames.append(f))
+port = Pio9Port()
+buf = array.array('H', bytes(256))
+""")
+    t = pico.t + 1 * MS
+    changes = []
+    frames = [golden(n) for n in ORDER]
+    for f in frames:
+        changes += uart_wave(t, f, BAUD, nine=[1] + [0] * (len(f) - 1))
+        t += len(f) * 11 * BIT + 3 * MS
+    # one character with its stop bit low (a framing error), then the line idles again
+    changes += [(round(t), 0), (round(t + 11 * BIT), 1)]
+    t += 12 * BIT
+    pico.drive(RX, changes)
+    pico.run(ns=t - pico.t + 2 * MS)  # all of it on the wire while the loop is not even reading
+    out = pico.exec("""
+k = port.take(buf)
+while k:
+    reader.feed_symbols(buf, 0, k)
+    k = port.take(buf)
+print(json.dumps([[f.hex() for f in frames], port.rx_symbols, port.framing_errors, port.overruns]))
+""")
+    got, n, fe, over = __import__("json").loads(out)
+    assert [bytes.fromhex(g) for g in got] == frames
+    assert n == sum(len(f) for f in frames) + 1
+    assert fe == 1
+    assert over == 0
