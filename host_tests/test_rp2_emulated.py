@@ -234,3 +234,58 @@ print(json.dumps([[f.hex() for f in frames], port.rx_symbols, port.framing_error
     assert n == sum(len(f) for f in frames) + 1
     assert fe == 1
     assert over == 0
+
+
+# --- heap figures (the RAM budget issue sets limits on them) ----------------------------------
+
+
+def modules(tree):
+    """Every module of the deploy tree, as import names (/main.py, the start stub, left out)."""
+    out = []
+    lib = os.path.join(tree, "lib")
+    for dirpath, dirnames, filenames in os.walk(lib):
+        dirnames.sort()
+        for f in sorted(filenames):
+            if f.endswith(".mpy"):
+                rel = os.path.relpath(os.path.join(dirpath, f), lib)[:-4].replace(os.sep, ".")
+                out.append(rel[:-9] if rel.endswith(".__init__") else rel)
+    return out
+
+
+HEAP = """
+import gc, json
+gc.collect()
+before = gc.mem_free()
+failed = {}
+for m in %r:
+    try:
+        __import__(m)
+    except Exception as e:
+        failed[m] = repr(e)
+gc.collect()
+print(json.dumps([before, gc.mem_free(), failed]))
+"""
+
+
+@pytest.mark.parametrize("board", ["RPI_PICO", "RPI_PICO_W"])
+def test_heap_after_boot_and_after_importing_the_deploy_set(board, tree, pico):
+    if board == "RPI_PICO":
+        p, close = pico, False
+    else:
+        p, close = Pico(rp2emu.image(board)), True
+    try:
+        if close:
+            p.raw()
+            p.put_tree(tree)
+        else:
+            soft_reset(p)
+        before, after, failed = __import__("json").loads(p.exec(HEAP % modules(tree), ms=60000))
+    finally:
+        if close:
+            p.close()
+    cost = before - after
+    print("%s heap: %d B free at the REPL, %d B after importing the %d deploy modules (.mpy): they cost %d B"
+          % (board, before, after, len(modules(tree)), cost))
+    # modules that need what this image lacks (network on RPI_PICO) are the only failures
+    assert set(failed) <= {"wifi", "ntptime"}, failed
+    assert 0 < cost < before
