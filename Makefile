@@ -8,6 +8,8 @@
 #   make test-micropython          the portable tests under the unix port (one process a
 #                                  module, -X heapsize=$(MP_HEAP)) and the WebAssembly port
 #   make test-micropython MICROPYTHON=/path/to/micropython   ... another unix-port binary
+#   make test-rp2 RP2_FIRMWARE_DIR=dir   the drivers and firmware on an emulated Pico
+#                                  (stock MicroPython rp2 images RPI_PICO.bin, RPI_PICO_W.bin)
 #   make size                      .mpy size table and budget check
 #   make bench                     benchmarks (not part of make test)
 #   make deploy BOARD=pico_w PORT=/dev/ttyACM0   compile and copy the firmware to a board
@@ -24,12 +26,12 @@ NODE ?= node
 NPM ?= npm
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all test test-python test-micropython size bench sim deploy repl logs setup clean help
+.PHONY: all test test-python test-micropython test-rp2 size bench sim deploy repl logs setup clean help
 
 all: help
 
 help:
-	@sed -n '1,15p' Makefile
+	@sed -n '1,17p' Makefile
 
 # --- set-up ---------------------------------------------------------------------------
 
@@ -66,6 +68,10 @@ test-micropython: $(VENV)/.installed node_modules/.installed
 	  MICROPYTHON="$(MICROPYTHON)" $(PY) host_tests/run_unix.py --heap $(MP_HEAP); \
 	else echo "no MicroPython unix port: only the WebAssembly pass"; fi
 	$(NODE) host_tests/run_micropython.mjs
+
+# the emulated-RP2040 tests alone (they are part of test-python too)
+test-rp2: setup
+	$(PY) -m pytest -s host_tests/test_rp2_emulated.py
 
 size: $(VENV)/.installed
 	$(PY) tools/size.py

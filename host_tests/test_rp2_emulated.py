@@ -289,3 +289,154 @@ def test_heap_after_boot_and_after_importing_the_deploy_set(board, tree, pico):
     # modules that need what this image lacks (network on RPI_PICO) are the only failures
     assert set(failed) <= {"wifi", "ntptime"}, failed
     assert 0 < cost < before
+
+
+# --- the whole firmware (board pico_w) against a simulated heater on the UART0 pins --------------
+
+NETWORK = os.path.join(ROOT, "host_tests", "standins", "network.py")  # RPI_PICO has no network module
+
+
+class WireSgd:
+    """tools/sgd_sim.SgdSim on GP0/GP1 in lockstep with the board: what the board sends is
+    decoded at the pins and fed to the heater at the times it arrived; what the heater
+    sends is driven onto GP1 bit by bit."""
+
+    def __init__(self, pico, sgd):
+        self.p = pico
+        self.sgd = sgd
+        self.edges_from = 0  # TX edges already decoded
+        self.cursor = pico.t
+        self.free = pico.t  # GP1 idle from
+        self.ucm = []  # (t start, byte) from the board
+        self.sent = []  # (t end, frame) from the heater
+
+    def step(self, ms):
+        p = self.p
+        p.run(ms=ms)
+        edges = p.edges[TX]
+        new = edges[self.edges_from:]
+        chars = [c for c in uart_decode([e for e in new if e[0] >= self.cursor], BAUD)
+                 if c[0] + 9.5 * BIT <= p.t]
+        for t, v, ok in chars:
+            self.ucm.append((t, v))
+            self.sgd.feed(bytes([v]), int(t // MS))
+        if chars:
+            self.cursor = chars[-1][0] + 10 * BIT
+            while self.edges_from < len(edges) and edges[self.edges_from][0] < self.cursor:
+                self.edges_from += 1
+        now_ms = int(p.t // MS)
+        out = self.sgd.poll(now_ms)
+        for frame in out:
+            t0 = max(p.t, self.free)
+            p.drive(RX, uart_wave(t0, frame, BAUD))
+            self.free = t0 + len(frame) * 10 * BIT
+            self.sent.append((self.free, bytes(frame)))
+
+    def run(self, ms, step_ms=2):
+        end = self.p.t + ms * MS
+        while self.p.t < end:
+            self.step(step_ms)
+
+    def ack_delays_ms(self):
+        """For each heater message (not an ACK/NAK), the time from its last stop bit to
+        the start of the board's next character, and that character."""
+        out = []
+        for end, f in self.sent:
+            if len(f) <= 2:
+                continue
+            nxt = [(t, v) for t, v in self.ucm if t > end]
+            if nxt:
+                out.append(((nxt[0][0] - end) / MS, nxt[0][1]))
+        return out
+
+
+def start_firmware(p, config):
+    soft_reset(p)
+    p.put("/lib/network.py", open(NETWORK, "rb").read())
+    p.put("/ucm.json", __import__("json").dumps(config).encode())
+    p.watch(TX, DE)
+    p.start("import ucm_main\nucm_main.main()")
+
+
+def stop_firmware(p):
+    p.type(b"\x03")
+    p.finish(ms=3000)
+    return p.eval("{'status': __import__('board').system.status(), 'state': __import__('board').system.ucm.engine.state,"
+                  " 'bus': __import__('board').system.bus, 'mem_free': __import__('gc').mem_free()}")
+
+
+def test_firmware_cta2045_links_up_and_acks_in_time(pico):
+    from sgd_sim import SgdSim
+
+    start_firmware(pico, {"bus": "cta2045", "token": "emulated-token-1"})
+    feeds0, wall0 = pico.feeds, pico.wall_ms
+    wire = WireSgd(pico, SgdSim(seed=3))
+    wire.run(12000)
+    st = stop_firmware(pico)
+    log = pico.console.decode("utf-8", "replace")
+    delays = wire.ack_delays_ms()
+    assert st["state"] == "up", (st, log[-2000:])
+    assert st["bus"]["active"] == "cta2045"
+    assert delays, "the heater sent nothing the board answered"
+    assert all(v == 0x06 for _, v in delays), delays  # each answer starts with a link ACK
+    assert all(40 <= d <= 200 for d, _ in delays), delays
+    assert pico.feeds - feeds0 >= 8, "the watchdog was not fed"
+    assert not [e for e in pico.events if e[1] == "watchdog"]
+    started = [ln for ln in log.splitlines() if "started, mem_free" in ln]
+    print("firmware on RPI_PICO, bus cta2045: link up, %d heater messages ACKed %.1f-%.1f ms after their last stop"
+          " bit, %d watchdog feeds; %s; %d B free after stopping it (emulation: %.1f s of wall time for 12 s)"
+          % (len(delays), min(d for d, _ in delays), max(d for d, _ in delays), pico.feeds - feeds0,
+             started[-1].strip() if started else "no start line", st["mem_free"], (pico.wall_ms - wall0) / 1000))
+
+
+def drive_ninebit_rounds(p, ms, period_ms=250):
+    """tools/ninebit_sim's bus master on GP1: a round of frames (9th bit on each first
+    byte) every period_ms, for ms; returns the frames sent."""
+    from ninebit_sim import NineBitSim
+
+    sim = NineBitSim()
+    sent = []
+    end = p.t + ms * MS
+    while p.t < end:
+        t = p.t + 1 * MS
+        changes = []
+        for f in sim.frames():
+            changes += uart_wave(t, f, BAUD, nine=[1] + [0] * (len(f) - 1))
+            t += len(f) * 11 * BIT + 2 * MS
+            sent.append(f)
+        p.drive(RX, changes)
+        p.run(ms=period_ms)
+    return sent
+
+
+@pytest.mark.parametrize("bus", ["ninebit-listen", "ninebit", "auto"])
+def test_firmware_ninebit_personalities_decode_the_bus(pico, bus):
+    start_firmware(pico, {"bus": bus, "bus_detect_s": 2, "token": "emulated-token-1"})
+    feeds0 = pico.feeds
+    sent = drive_ninebit_rounds(pico, 6000)
+    st = stop_firmware(pico)
+    nb = pico.eval("__import__('board').system.ninebit.status()")
+    log = pico.console.decode("utf-8", "replace")
+    want = "ninebit" if bus == "ninebit" else "ninebit-listen"
+    assert st["bus"]["active"] == want, (st["bus"], log[-1500:])
+    assert ("warning" in st["bus"]) == (bus == "ninebit")
+    assert nb["transmit"] == (bus == "ninebit")
+    assert nb["mode"] == "flagged"
+    # frames sent after the port opened are decoded (auto listens bus_detect_s first)
+    assert nb["frames"] >= len(sent) // 3, (nb, len(sent))
+    assert nb["errors"]["checksum"] == 0 and nb["errors"]["truncated"] == 0, nb
+    assert nb["params"] > 0
+    assert pico.feeds - feeds0 >= 4, "the watchdog was not fed"
+    print("firmware on RPI_PICO, bus %s: active %s, %d of %d frames decoded, %d parameters, %d watchdog feeds"
+          % (bus, st["bus"]["active"], nb["frames"], len(sent), nb["params"], pico.feeds - feeds0))
+
+
+def test_firmware_auto_without_9bit_traffic_uses_cta2045(pico):
+    from sgd_sim import SgdSim
+
+    start_firmware(pico, {"bus": "auto", "bus_detect_s": 2, "token": "emulated-token-1"})
+    wire = WireSgd(pico, SgdSim(seed=5))
+    wire.run(9000)
+    st = stop_firmware(pico)
+    assert st["bus"]["active"] == "cta2045", st["bus"]
+    assert st["state"] == "up", st
