@@ -48,6 +48,7 @@ class System:
             "wifi": self.wifi.status() if self.wifi else None,
             "tasks": self.sup.status(),
             "watchdog_feeds": self.sup.fed,
+            "startup_failures": self.sup.startup_status(),
             "mem_free": self.board.mem_free(False) if hasattr(self.board, "mem_free") else None,
         }
 
@@ -105,17 +106,26 @@ async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
     cfg = config.data
     device = hasattr(board, "PINS")
     pins = _pins(board, cfg) if device else None
+    sup = Supervisor(log)
+    # The watchdog runs before any port is opened: a driver that hangs while starting
+    # resets the board instead of leaving it dead. The supervisor feeds it from run().
+    wdt = None
+    ms = cfg["watchdog_ms"]
+    if ms and hasattr(board, "watchdog"):
+        ms = min(ms, board.WDT_MAX_MS)
+        wdt = board.watchdog(ms)
+        log("ucm: watchdog on, %d ms" % ms)
+    board.wdt = wdt  # kept for the REPL hand-over (main)
     try:
-        bus, ninebit = await _choose_bus(board, cfg, pins, log)
+        bus, ninebit = await _choose_bus(board, cfg, pins, log, wdt)
     except Exception as e:  # a 9-bit driver that cannot start must not leave a dead board
         why = "the 9-bit port failed to start (%s: %s): CTA-2045 instead" % (type(e).__name__, e)
-        log("ucm: " + why)
+        sup.failed_at_start("ninebit-port", e, "CTA-2045 instead")
         bus, ninebit = {"setting": cfg["bus"], "active": "cta2045", "why": why, "error": str(e)}, None
     port = None
     if ninebit is None:
         port = board.open_port(cfg, pins) if device else board.open_port(cfg)
     ucm = Ucm(port, Settings(**cfg["settings"]), board.unix_time, None if quiet else trace_line)
-    sup = Supervisor(log)
     wifi = None
     if hasattr(board, "network"):
         from wifi import Wifi
@@ -141,22 +151,15 @@ async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
     if not cfg["token"]:
         log("ucm: no API token configured: changes are refused until one is set (set-up page)")
     log("ucm: HTTP API on http://%s:%d/" % (host, cfg["http_port"]))
-    wdt = None
-    ms = cfg["watchdog_ms"]
-    if ms and hasattr(board, "watchdog"):
-        ms = min(ms, board.WDT_MAX_MS)
-        wdt = board.watchdog(ms)
-        log("ucm: watchdog on, %d ms" % ms)
     if hasattr(board, "mem_free"):
         log("ucm: started, mem_free %d" % board.mem_free())
-    board.wdt = wdt  # kept for the REPL hand-over (main)
     board.system = system  # at the REPL after Ctrl-C: board.system.status()
     await sup.run(wdt)
 
 
-async def _choose_bus(board, cfg, pins, log):
+async def _choose_bus(board, cfg, pins, log, wdt=None):
     """The bus personality: (status dict {setting, active, why}, the NineBitBus of a
-    9-bit personality or None for CTA-2045)."""
+    9-bit personality or None for CTA-2045). wdt: fed while `auto` listens."""
     setting = cfg["bus"]
     active = setting
     why = "configured"
@@ -168,7 +171,7 @@ async def _choose_bus(board, cfg, pins, log):
             from ninebit_bus import detect
 
             p9 = board.open_ninebit(cfg, pins)
-            found, why = await detect(p9, cfg["bus_detect_s"])
+            found, why = await detect(p9, cfg["bus_detect_s"], feed=wdt.feed if wdt else None)
             p9.close()
             active = "ninebit-listen" if found else "cta2045"
     elif setting != "cta2045" and not can9:

@@ -109,10 +109,10 @@ class NineBitBus:
         self._keep(("tx", self.clock(), bytes(frame), None))
 
 
-async def detect(port, seconds, clock=ticks_ms, want=2):
+async def detect(port, seconds, clock=ticks_ms, want=2, feed=None):
     """Auto personality: listen on the 9-bit port for up to `seconds`. Returns (True,
     why) when `want` checksum-valid frames arrive (flagged ones where the port sees the
-    9th bit), else (False, why)."""
+    9th bit), else (False, why). feed: called as it listens (the watchdog's feed)."""
     bus = NineBitBus(port, clock=clock)
     task = asyncio.create_task(bus.run())
     t0 = clock()
@@ -121,6 +121,8 @@ async def detect(port, seconds, clock=ticks_ms, want=2):
             if bus.reader.frames >= want:
                 return True, "%d valid %s frames in %d ms" % (
                     bus.reader.frames, "plain" if bus.plain else "flagged", ticks_diff(clock(), t0))
+            if feed:
+                feed()
             await sleep_ms(50)
     finally:
         task.cancel()

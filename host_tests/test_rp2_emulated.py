@@ -309,6 +309,7 @@ class WireSgd:
         self.free = pico.t  # GP1 idle from
         self.ucm = []  # (t start, byte) from the board
         self.sent = []  # (t end, frame) from the heater
+        self.pending = []  # frames the heater has to send once the line is free
 
     def step(self, ms):
         p = self.p
@@ -325,12 +326,16 @@ class WireSgd:
             while self.edges_from < len(edges) and edges[self.edges_from][0] < self.cursor:
                 self.edges_from += 1
         now_ms = int(p.t // MS)
-        out = self.sgd.poll(now_ms)
-        for frame in out:
+        self.pending += self.sgd.poll(now_ms)
+        de = p.edges.get(DE)
+        if de and de[-1][1]:
+            return  # half duplex: the board is sending; the heater waits for the line
+        for frame in self.pending:
             t0 = max(p.t, self.free)
             p.drive(RX, uart_wave(t0, frame, BAUD))
             self.free = t0 + len(frame) * 10 * BIT
             self.sent.append((self.free, bytes(frame)))
+        self.pending = []
 
     def run(self, ms, step_ms=2):
         end = self.p.t + ms * MS
@@ -341,8 +346,15 @@ class WireSgd:
         """For each heater message (not an ACK/NAK), the time from its last stop bit to
         the start of the board's next character, and that character."""
         out = []
+        self.collisions = 0
         for end, f in self.sent:
             if len(f) <= 2:
+                continue
+            start = end - len(f) * 10 * BIT
+            if [t for t, v in self.ucm if start - 10 * BIT < t < end]:
+                # both sides on the half-duplex line at once: the heater here only hears
+                # the board's bytes at the next step, so it can start into a board frame
+                self.collisions += 1
                 continue
             nxt = [(t, v) for t, v in self.ucm if t > end]
             if nxt:
@@ -377,15 +389,15 @@ def test_firmware_cta2045_links_up_and_acks_in_time(pico):
     delays = wire.ack_delays_ms()
     assert st["state"] == "up", (st, log[-2000:])
     assert st["bus"]["active"] == "cta2045"
-    assert delays, "the heater sent nothing the board answered"
+    assert len(delays) >= 3, "the heater sent nothing the board answered"
     assert all(v == 0x06 for _, v in delays), delays  # each answer starts with a link ACK
     assert all(40 <= d <= 200 for d, _ in delays), delays
     assert pico.feeds - feeds0 >= 8, "the watchdog was not fed"
     assert not [e for e in pico.events if e[1] == "watchdog"]
     started = [ln for ln in log.splitlines() if "started, mem_free" in ln]
     print("firmware on RPI_PICO, bus cta2045: link up, %d heater messages ACKed %.1f-%.1f ms after their last stop"
-          " bit, %d watchdog feeds; %s; %d B free after stopping it (emulation: %.1f s of wall time for 12 s)"
-          % (len(delays), min(d for d, _ in delays), max(d for d, _ in delays), pico.feeds - feeds0,
+          " bit (%d overlapped a board frame, not counted), %d watchdog feeds; %s; %d B free after stopping it (emulation: %.1f s of wall time for 12 s)"
+          % (len(delays), min(d for d, _ in delays), max(d for d, _ in delays), wire.collisions, pico.feeds - feeds0,
              started[-1].strip() if started else "no start line", st["mem_free"], (pico.wall_ms - wall0) / 1000))
 
 

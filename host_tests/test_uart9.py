@@ -151,7 +151,13 @@ def test_a_9bit_driver_that_fails_at_start_falls_back_to_cta2045(device):
     write_config(device, {"token": TOKEN, "bus": "ninebit-listen", "wifi": {"ssid": "home", "password": "correct horse"}})
     made = rp2.StateMachine.__init__
 
+    import machine
+
+    wdts_at_refusal = []
+    n0 = len(machine.wdts)
+
     def refuse(self, id, prog, **kw):
+        wdts_at_refusal.append(len(machine.wdts))
         raise ValueError("requested length 9 but object has length 8")
 
     rp2.StateMachine.__init__ = refuse
@@ -162,6 +168,10 @@ def test_a_9bit_driver_that_fails_at_start_falls_back_to_cta2045(device):
         assert st == 200 and s["bus"]["active"] == "cta2045" and s["bus"]["setting"] == "ninebit-listen"
         assert "requested length 9" in s["bus"]["why"]
         assert u.system.ninebit is None and "engine" in s["firmware"]["tasks"]
+        # the supervisor logged and counted it; the watchdog was already running
+        f = s["firmware"]["startup_failures"]["ninebit-port"]
+        assert f["failures"] == 1 and "requested length 9" in f["last_error"] and f["fallback"] == "CTA-2045 instead"
+        assert wdts_at_refusal and wdts_at_refusal[0] == n0 + 1
         u.stop()
 
     try:
