@@ -27,6 +27,15 @@ HOW = ("no RP2040 MicroPython image: set RP2_FIRMWARE_DIR to a folder holding RP
        "(and BOARD=RPI_PICO_W): each build-<BOARD>/firmware.bin, renamed")
 
 
+REPORT = []  # measured figures, printed at the end of the pytest run (conftest.py)
+
+
+def report(line):
+    """A measured figure for the run's summary (and stdout, seen with pytest -s)."""
+    REPORT.append(line)
+    print(line)
+
+
 class Rp2Error(Exception):
     """An exception on the board (its traceback) or the emulator failing."""
 

@@ -85,7 +85,7 @@ def test_rs485_sends_the_frame_at_19200_with_de_around_it(pico):
     end = chars[-1][0] + 10 * bit  # the end of the last stop bit
     lead_us = (chars[0][0] - rise) / 1000
     lag_us = (fall - end) / 1000
-    print("rs485 on UART0: %.1f baud, %d bytes, DE up %.1f us before the start bit, down %.1f us after the last stop bit"
+    rp2emu.report("rs485 on UART0: %.1f baud, %d bytes, DE up %.1f us before the start bit, down %.1f us after the last stop bit"
           % (baud, len(frame), lead_us, lag_us))
     assert lead_us > 0
     assert 0 <= lag_us < 1000  # down long before the SGD may answer (40 ms)
@@ -195,7 +195,7 @@ def test_pio9_sends_the_dhpst_frames_with_the_9th_bit_and_de(pico):
         last = [c for c in chars if c[0] < fall][-1][0]
         assert 0 < start - rise <= 2 * BIT  # DE one bit ahead of the first start bit
         assert -10 <= fall - (last + char) <= BIT  # and down as the last stop bit ends (ns)
-    print("pio9 TX: %d frames, %d characters; DE lead %.1f us, lag %.1f us" % (
+    rp2emu.report("pio9 TX: %d frames, %d characters; DE lead %.1f us, lag %.1f us" % (
         len(frames), len(chars), (got[0][0] - spans[0][0]) / 1000,
         (spans[-1][1] - (chars[-1][0] + char)) / 1000))
 
@@ -284,7 +284,7 @@ def test_heap_after_boot_and_after_importing_the_deploy_set(board, tree, pico):
         if close:
             p.close()
     cost = before - after
-    print("%s heap: %d B free at the REPL, %d B after importing the %d deploy modules (.mpy): they cost %d B"
+    rp2emu.report("%s heap: %d B free at the REPL, %d B after importing the %d deploy modules (.mpy): they cost %d B"
           % (board, before, after, len(modules(tree)), cost))
     # modules that need what this image lacks (network on RPI_PICO) are the only failures
     assert set(failed) <= {"wifi", "ntptime"}, failed
@@ -395,7 +395,7 @@ def test_firmware_cta2045_links_up_and_acks_in_time(pico):
     assert pico.feeds - feeds0 >= 8, "the watchdog was not fed"
     assert not [e for e in pico.events if e[1] == "watchdog"]
     started = [ln for ln in log.splitlines() if "started, mem_free" in ln]
-    print("firmware on RPI_PICO, bus cta2045: link up, %d heater messages ACKed %.1f-%.1f ms after their last stop"
+    rp2emu.report("firmware on RPI_PICO, bus cta2045: link up, %d heater messages ACKed %.1f-%.1f ms after their last stop"
           " bit (%d overlapped a board frame, not counted), %d watchdog feeds; %s; %d B free after stopping it (emulation: %.1f s of wall time for 12 s)"
           % (len(delays), min(d for d, _ in delays), max(d for d, _ in delays), wire.collisions, pico.feeds - feeds0,
              started[-1].strip() if started else "no start line", st["mem_free"], (pico.wall_ms - wall0) / 1000))
@@ -439,7 +439,7 @@ def test_firmware_ninebit_personalities_decode_the_bus(pico, bus):
     assert nb["errors"]["checksum"] == 0 and nb["errors"]["truncated"] == 0, nb
     assert nb["params"] > 0
     assert pico.feeds - feeds0 >= 4, "the watchdog was not fed"
-    print("firmware on RPI_PICO, bus %s: active %s, %d of %d frames decoded, %d parameters, %d watchdog feeds"
+    rp2emu.report("firmware on RPI_PICO, bus %s: active %s, %d of %d frames decoded, %d parameters, %d watchdog feeds"
           % (bus, st["bus"]["active"], nb["frames"], len(sent), nb["params"], pico.feeds - feeds0))
 
 
