@@ -163,8 +163,11 @@ MALFORMED += [
 def _raw(rig, data):
     s = socket.create_connection(("127.0.0.1", rig.http), timeout=15)
     try:
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        except OSError:  # the server answered and closed before all our bytes were sent:
+            pass  # what it answered is still to be read
         out = b""
         while True:
             try:
