@@ -11,6 +11,8 @@
 #   make test-rp2 RP2_FIRMWARE_DIR=dir   the drivers and firmware on an emulated Pico
 #                                  (stock MicroPython rp2 images RPI_PICO.bin, RPI_PICO_W.bin)
 #   make size                      .mpy size table and budget check
+#   make ram MICROPYTHON32=/path   heap table and per-board RAM budgets (32-bit unix port;
+#                                  without one: 64-bit figures only, the budgets skipped)
 #   make bench                     benchmarks (not part of make test)
 #   make deploy BOARD=pico_w PORT=/dev/ttyACM0   compile and copy the firmware to a board
 #                                  (BOARD=esp32; DRY_RUN=1: no board, list files and sizes)
@@ -22,16 +24,17 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 MICROPYTHON ?=
 MP_HEAP ?= 256k
+MICROPYTHON32 ?=
 NODE ?= node
 NPM ?= npm
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all test test-python test-micropython test-rp2 size bench sim deploy repl logs setup clean help
+.PHONY: all test test-python test-micropython test-rp2 size ram bench sim deploy repl logs setup clean help
 
 all: help
 
 help:
-	@sed -n '1,17p' Makefile
+	@sed -n '1,19p' Makefile
 
 # --- set-up ---------------------------------------------------------------------------
 
@@ -58,6 +61,7 @@ test: setup
 	$(MAKE) --no-print-directory size
 	$(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-micropython
+	$(MAKE) --no-print-directory ram
 
 test-python: $(VENV)/.installed
 	$(PY) -m pytest host_tests
@@ -75,6 +79,9 @@ test-rp2: setup
 
 size: $(VENV)/.installed
 	$(PY) tools/size.py
+
+ram: $(VENV)/.installed
+	MICROPYTHON32="$(MICROPYTHON32)" $(PY) tools/ram.py
 
 bench: setup
 	$(PY) tools/bench.py

@@ -10,12 +10,17 @@ import asyncio
 import json
 import os
 
+import heap
 from microdot import Microdot, Request, Response
+from ucm.clock import sleep_ms
 
 MAX_BODY = 2048  # request body bytes; a larger Content-Length gets 413
 MAX_LINE = 2048  # one request line or header line
 MAX_HEAD = 4096  # the request line and all headers together
 HANDLER_TIMEOUT_S = 60  # last-resort cap on one handler (engine calls bound themselves)
+MAX_CLIENTS = 4  # connections handled at once; more wait for a slot
+BUSY_WAIT_S = 2  # ... this long, then get 503
+CHUNK = 512  # JSON answers are written in pieces of about this many characters
 
 # Engine Result "result" -> HTTP status. 409: the SGD refused (an App NAK, docs section
 # 3.3, or an Intermediate reply with a non-zero RC); 504: it did not answer; 503: no link.
@@ -46,7 +51,52 @@ def _random(n):
 
 
 def _json(body, status=200, headers=None):
+    if status == 200 and type(body) is dict:
+        # streamed: no whole-answer string (and its bytes copy) on the heap
+        h = {"Content-Type": "application/json; charset=UTF-8"}
+        if headers:
+            h.update(headers)
+        return Response(_chunks(body), 200, h, "OK")
     return Response(body, status, headers, _REASONS.get(status))
+
+
+def _pieces(obj):
+    # The JSON text of obj in pieces: dict members and list (or iterator, e.g. a
+    # generator) items one by one, at every depth; other values whole.
+    t = type(obj)
+    if t is dict:
+        sep = "{"
+        for k in obj:
+            yield sep + json.dumps(k) + ":"
+            for p in _pieces(obj[k]):
+                yield p
+            sep = ","
+        yield "{}" if sep == "{" else "}"
+    elif t is list or t is tuple or hasattr(obj, "__next__"):
+        sep = "["
+        for v in obj:
+            yield sep
+            for p in _pieces(v):
+                yield p
+            sep = ","
+        yield "[]" if sep == "[" else "]"
+    else:
+        yield json.dumps(obj)
+
+
+def _chunks(obj):
+    # _pieces joined into strings of about CHUNK characters
+    buf = []
+    n = 0
+    for p in _pieces(obj):
+        buf.append(p)
+        n += len(p)
+        if n >= CHUNK:
+            yield "".join(buf)
+            buf = []
+            n = 0
+    if buf:
+        yield "".join(buf)
 
 
 class _Bad(Exception):
@@ -163,29 +213,6 @@ _SETPOINT = {
     "units": (_choice("F C"), _REQUIRED),
 }
 
-_ENDPOINTS = (
-    "GET /api/status", "GET /api/sgd/info[?refresh=1]", "GET /api/sgd/energy[?refresh=1]",
-    "GET /api/sgd/setpoint", "PUT /api/sgd/setpoint", "GET /api/log[?n=50]",
-    "GET /metrics", "GET /api/config", "PUT /api/config", "POST /api/restart", "GET /setup",
-    "GET /api/ninebit/frames[?n=50]", "GET /api/ninebit/params[?since=ms]", "POST /api/ninebit/send",
-) + tuple("POST /api/dr/" + d[0] for d in _DR)
-_SETUP = ("<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-          "<title>UCM set-up</title><h1>UCM set-up</h1><form id=f>"
-          "<p><label>Wi-Fi network <input name=ssid required></label>"
-          "<p><label>Wi-Fi password <input name=password type=password></label>"
-          "<p><label>API token (new, 8+ characters) <input name=token type=password></label>"
-          "<p><label>Current token (when one is set) <input name=old type=password></label>"
-          "<p><button>Save and restart</button></form><p id=r></p><script>"
-          "f.onsubmit=async e=>{e.preventDefault();const d=Object.fromEntries(new FormData(f));"
-          "const h={'Content-Type':'application/json'};if(d.old)h.Authorization='Bearer '+d.old;delete d.old;"
-          "const r=await fetch('/api/setup',{method:'POST',headers:h,body:JSON.stringify(d)});"
-          "const j=await r.json();document.getElementById('r').textContent=r.ok?"
-          "'Saved: the UCM restarts and joins '+d.ssid:'Refused: '+(j.error||r.status)+(j.field?' ('+j.field+')':'')}"
-          "</script>")
-_INDEX = ("<!doctype html><meta charset=utf-8><title>CTA-2045 UCM</title>"
-          "<h1>CTA-2045 UCM</h1><p>JSON API; POST and PUT need the header "
-          "<code>Authorization: Bearer &lt;token&gt;</code>.</p><ul>%s</ul>"
-          % "".join("<li><code>%s</code>" % e for e in _ENDPOINTS))
 
 
 def _same(given, expected):
@@ -272,6 +299,9 @@ class ApiApp(Microdot):
         self.request_timeout_s = request_timeout_s
         self.handler_timeout_s = HANDLER_TIMEOUT_S
         self.system = None
+        self.max_clients = MAX_CLIENTS
+        self.active = 0  # connections being handled
+        self.busy = 0  # connections answered 503 because max_clients were busy
         self.set_token(token)
 
     def set_token(self, token):
@@ -329,6 +359,18 @@ class ApiApp(Microdot):
         except Exception:
             pass
 
+    async def _slot(self):
+        # True once this connection may be handled (at most max_clients at once): a
+        # burst waits a little, a lasting overload gets 503 instead of exhausting the heap
+        waited = 0
+        while self.active >= self.max_clients:
+            if waited >= BUSY_WAIT_S * 1000:
+                return False
+            await sleep_ms(20)
+            waited += 20
+        self.active += 1
+        return True
+
     async def _exchange(self, reader, writer):
         stream = _Reader(reader)
         try:
@@ -345,13 +387,26 @@ class ApiApp(Microdot):
             return  # connected and closed without a byte: nothing to answer
         if req is not None and await _body_without_length(req, stream):
             # the body would be ignored and the command run as {}: refuse it instead
-            res = _json({"error": "a request with a body needs a Content-Length"}, 411)
-        else:
+            await self._write(_json({"error": "a request with a body needs a Content-Length"}, 411), writer)
+            return
+        # Reading a request costs little; running it and writing the answer is where the
+        # heap goes: at most max_clients at once, a burst waits, an overload gets 503
+        if not await self._slot():
+            self.busy += 1
+            await self._write(_json({"error": "busy, try again soon"}, 503, {"Retry-After": "1"}), writer)
+            return
+        try:
             try:
                 res = await asyncio.wait_for(self.dispatch_request(req), self.handler_timeout_s)
             except asyncio.TimeoutError:
                 self.log("api: no answer within %s s" % self.handler_timeout_s)
                 res = _json({"error": "no answer in time"}, 504)
+            await self._write(res, writer)
+        finally:
+            self.active -= 1
+            heap.sample()
+
+    async def _write(self, res, writer):
         if res is not Response.already_handled:
             await asyncio.wait_for(res.write(writer), self.request_timeout_s)
 
@@ -397,7 +452,12 @@ async def _index(app, req, arg):
                                       compressed=f.endswith(".gz"), max_age=0)
         except OSError:
             app.log("api: page %s is missing; serving the endpoint index" % f)
-    return Response(app.page, 200, {"Content-Type": "text/html; charset=UTF-8"})
+    page = app.page
+    if page is None:
+        import api_more
+
+        page = api_more.index_page()
+    return Response(page, 200, {"Content-Type": "text/html; charset=UTF-8"})
 
 
 async def _status(app, req, arg):
@@ -407,74 +467,14 @@ async def _status(app, req, arg):
         if app.system.ninebit:
             st["bus"] = dict(app.system.bus, ninebit=app.system.ninebit.status())
         st["firmware"] = app.system.status()
+        st["firmware"]["http"] = {"clients": app.max_clients, "busy": app.busy}
     return _json(st)
-
-
-def _ninebit(app):
-    nb = app.system.ninebit if app.system else None
-    if nb is None:
-        bus = app.system.bus["active"] if app.system else "cta2045"
-        raise _Bad("the 9-bit bus is not active (bus: %s)" % bus, None, 409)
-    return nb
-
-
-async def _nb_frames(app, req, arg):
-    nb = _ninebit(app)
-    return _json({"frames": nb.frames(_count(req))})
-
-
-async def _nb_params(app, req, arg):
-    """GET /api/ninebit/params[?since=MS]: every word (or those changed after since, ms
-    since start) and the change log."""
-    nb = _ninebit(app)
-    since = req.args.get("since")
-    if since is not None:
-        if not (since and len(since) <= 10 and not since.strip("0123456789")):
-            raise _Bad("must be milliseconds since start (an integer >= 0)", "since")
-        since = int(since)
-    from ucm.clock import ticks_diff
-
-    return _json({"now_ms": ticks_diff(nb.clock(), nb.boot), "params": nb.params.rows(since),
-                  "changes": nb.params.changes(since),
-                  "note": "temp_c_hypothesis is value/512 degrees C: a hypothesis, not a documented fact"})
-
-
-async def _nb_send(app, req, arg):
-    """POST /api/ninebit/send {"hex": "90 00 90", "force": false}: only in the ninebit
-    personality, only a frame whose checksum holds, a 0x40 broadcast only with force."""
-    nb = _ninebit(app)
-    args = _args(_body(req), {"hex": (_hexframe, _REQUIRED), "force": (_optional(_boolean), False)})
-    try:
-        await nb.send(args["hex"], args["force"] is True)
-    except ValueError as e:
-        msg = str(e)
-        raise _Bad(msg.partition(": ")[2] or msg, "hex", 409 if "personality" in msg else 400)
-    return _json({"sent": "".join("%02x" % b for b in args["hex"]), "warning": app.system.bus.get("warning")})
-
-
-def _hexframe(v, field):
-    if type(v) is not str:
-        raise _Bad("must be a hex string", field)
-    t = v.replace(" ", "")
-    try:
-        data = bytes.fromhex(t)
-    except ValueError:
-        raise _Bad("must be a hex string", field)
-    if not 2 <= len(data) <= 514:
-        raise _Bad("a frame is 2..514 bytes", field)
-    return data
-
-
-def _boolean(v, field):
-    if v is not True and v is not False:
-        raise _Bad("must be true or false", field)
-    return v
 
 
 async def _metrics(app, req, arg):
     import metrics
 
-    return Response(metrics.render(app.ucm.status(), app.system.status() if app.system else None), 200,
+    return Response(metrics.lines(app.ucm.status(), app.system.status() if app.system else None), 200,
                     {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
@@ -487,56 +487,6 @@ def _system(app):
 async def _get_config(app, req, arg):
     c = _system(app).config
     return _json({"config": c.public(), "state": c.state()})
-
-
-async def _put_config(app, req, arg):
-    """PUT /api/config: a partial config, nested like the file. Saved at once; engine
-    settings and the token apply at once, everything else after a restart."""
-    body = _body(req)
-    return _json(app.system.change(app, body if body is not None else {}, _fail))
-
-
-def _fail(e):
-    # Config errors are ValueError("key.sub: why") -> 400 naming the field
-    msg = str(e)
-    field, sep, why = msg.partition(": ")
-    raise _Bad(why if sep else msg, field if sep else None)
-
-
-async def _restart(app, req, arg):
-    sys_ = app.system
-    if sys_ is None or not sys_.can_restart:
-        raise _Bad("this board cannot restart itself", None, 409)
-    sys_.restart_soon()
-    return _json({"restarting": True})
-
-
-async def _setup_page(app, req, arg):
-    return Response(_SETUP, 200, {"Content-Type": "text/html; charset=UTF-8"})
-
-
-async def _setup(app, req, arg):
-    """POST /api/setup {"ssid", "password", "token"}: the access point's set-up form.
-    Without a token configured it needs none (first set-up); then the board restarts
-    to join the network."""
-    body = _body(req)
-    if type(body) is not dict:
-        raise _Bad("send ssid, password and token", None)
-    for k in ("ssid", "password", "token"):
-        if type(body.get(k)) is not str:
-            raise _Bad("must be a string", k)
-    if not body["ssid"]:
-        raise _Bad("must not be empty", "ssid")
-    if not body["token"] and not app.token_set:
-        raise _Bad("choose a token (8 characters or more)", "token")
-    changes = {"wifi": {"ssid": body["ssid"], "password": body["password"]}}
-    if body["token"]:
-        changes["token"] = body["token"]
-    out = _system(app).change(app, changes, _fail)
-    if app.system.can_restart:
-        app.system.restart_soon()
-        out["restarting"] = True
-    return _json(out)
 
 
 def _flag(req, name):
@@ -574,7 +524,7 @@ def _count(req):
 
 
 async def _frames(app, req, arg):
-    return _json({"frames": app.ucm.frames(_count(req))})
+    return _json({"frames": app.ucm.log_rows(_count(req))})
 
 
 async def _get_setpoint(app, req, arg):
@@ -608,13 +558,13 @@ _ROUTES = [
     ("/api/log", "GET", _frames, None),
     ("/metrics", "GET", _metrics, None),
     ("/api/config", "GET", _get_config, None),
-    ("/api/config", "PUT", _put_config, None),
-    ("/api/restart", "POST", _restart, None),
-    ("/setup", "GET", _setup_page, None),
-    ("/api/setup", "POST", _setup, None),
-    ("/api/ninebit/frames", "GET", _nb_frames, None),
-    ("/api/ninebit/params", "GET", _nb_params, None),
-    ("/api/ninebit/send", "POST", _nb_send, None),
+    ("/api/config", "PUT", "put_config", None),
+    ("/api/restart", "POST", "restart", None),
+    ("/setup", "GET", "setup_page", None),
+    ("/api/setup", "POST", "setup", None),
+    ("/api/ninebit/frames", "GET", "nb_frames", None),
+    ("/api/ninebit/params", "GET", "nb_params", None),
+    ("/api/ninebit/send", "POST", "nb_send", None),
 ] + [("/api/dr/" + name, "POST", _dr, (kind, spec)) for name, kind, spec in _DR]
 _IMPL = {r[1] + " " + r[0]: (r[2], r[3]) for r in _ROUTES}  # "METHOD path" -> (impl, arg)
 
@@ -625,6 +575,10 @@ async def _endpoint(req):
     method = req.method.upper()
     impl, arg = _IMPL[("GET" if method == "HEAD" else method) + " " + req.path]
     try:
+        if type(impl) is str:  # a rare route: its code is loaded on first use
+            import api_more
+
+            impl = getattr(api_more, impl)
         return await impl(req.app, req, arg)
     except _Bad as e:
         return _bad(*e.args)
@@ -662,7 +616,8 @@ async def _on_500(req):
     return _json({"error": "internal error"}, 500)
 
 
-def make_app(ucm, token, log=print, page=None, request_timeout_s=10, page_file=None, system=None):
+def make_app(ucm, token, log=print, page=None, request_timeout_s=10, page_file=None, system=None,
+             max_clients=MAX_CLIENTS):
     """The API app for the engine `ucm` (lib/ucm runner). token: the bearer token that
     every request changing state must carry (a non-empty str). log(str): where handler
     exceptions are reported (the token is masked). page: the HTML of GET / (bytes or
@@ -672,6 +627,7 @@ def make_app(ucm, token, log=print, page=None, request_timeout_s=10, page_file=N
     closed. system: the firmware's side (firmware/main.py System): status() for the
     "firmware" object of /api/status, config (a Config or None), change(app, changes,
     fail), can_restart and restart_soon(); None: those endpoints answer 404/409.
+    max_clients: requests handled at once (more wait up to BUSY_WAIT_S, then get 503).
 
     Sets Microdot's Request limits (class attributes, so for the whole process): body
     at most MAX_BODY bytes (else 413), lines at most MAX_LINE."""
@@ -683,9 +639,10 @@ def make_app(ucm, token, log=print, page=None, request_timeout_s=10, page_file=N
     Request.max_body_length = MAX_BODY
     Request.max_readline = MAX_LINE
     app = ApiApp(ucm, token, log, request_timeout_s)
-    app.page = _INDEX if page is None else page
+    app.page = page  # None: the endpoint index (api_more)
     app.page_file = page_file
     app.system = system
+    app.max_clients = max_clients
     for path, method, _, _ in _ROUTES:
         app.route(path, methods=[method])(_endpoint)
     for key, handler in ((400, _on_400), (404, _on_404), (405, _on_405), (413, _on_413),

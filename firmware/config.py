@@ -14,6 +14,9 @@ DEFAULTS = {
     "ap": {"ssid": "ucm-setup", "password": "", "after_s": 120},
     "token": "",  # the API token; "" until set (then every change is refused)
     "http_port": 80,
+    # HTTP requests handled at once; more wait up to 2 s for a slot, then get 503. Each
+    # one in progress holds a few KB of heap (README: RAM)
+    "http_clients": 4,
     "ntp_host": "pool.ntp.org",
     "transceiver": "de",  # "de": DE/RE on a GPIO; "auto": auto-direction part
     # the protocol on the socket: "cta2045"; "ninebit-listen" (the 9-bit bus, receive
@@ -30,6 +33,7 @@ SECRETS = (("wifi", "password"), ("ap", "password"), (None, "token"))
 # Keys applied without a restart; any other change takes effect after one
 LIVE = ("settings", "token")
 _PINS = ("uart", "tx", "rx", "de", "led")
+_RANGES = {"http_clients": (1, 16)}
 _CHOICES = {"transceiver": ("de", "auto"), "bus": ("cta2045", "ninebit-listen", "ninebit", "auto")}
 
 
@@ -58,6 +62,8 @@ def _check(changes, base, path=""):
             raise ValueError("%s: one of %s" % (where, ", ".join(_CHOICES[k])))
         elif type(v) is int and v < 0:
             raise ValueError("%s: must be >= 0" % where)
+        elif k in _RANGES and not path and not _RANGES[k][0] <= v <= _RANGES[k][1]:
+            raise ValueError("%s: must be %d..%d" % ((where,) + _RANGES[k]))
         elif k == "password" and v and path == "ap." and not 8 <= len(v) <= 63:
             raise ValueError("ap.password: 8..63 characters, or empty for an open access point")
         elif k == "token" and v and (len(v) < 8 or v.strip() != v or len(v) > 128):

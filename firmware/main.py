@@ -9,6 +9,8 @@
 import asyncio
 import sys
 
+import heap
+
 VERSION = "0.2.0"
 SEND_WARNING = ("sending on the 9-bit bus is on: the write protocol is not public, and frames sent "
                 "reach the heater's own boards; replay only what a real module was seen sending")
@@ -40,7 +42,7 @@ class System:
 
     def status(self):
         c = self.config
-        return {
+        out = {
             "board": self.board.NAME,
             "version": VERSION,
             "reset_cause": self.reset_cause,
@@ -49,8 +51,9 @@ class System:
             "tasks": self.sup.status(),
             "watchdog_feeds": self.sup.fed,
             "startup_failures": self.sup.startup_status(),
-            "mem_free": self.board.mem_free(False) if hasattr(self.board, "mem_free") else None,
         }
+        out.update(heap.status())
+        return out
 
     def change(self, app, changes, fail):
         """Apply and save a partial config; engine settings and the token at once."""
@@ -103,6 +106,7 @@ async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
     import api
     from supervisor import Supervisor
 
+    heap.start()
     cfg = config.data
     device = hasattr(board, "PINS")
     pins = _pins(board, cfg) if device else None
@@ -134,7 +138,7 @@ async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
         wifi = Wifi(board.network(), cfg, ucm.set_upstream, log, board.ntp_sync)
         sup.add("wifi", wifi.run, lambda: wifi.loops)
     system = System(board, config, ucm, sup, wifi, log, bus, ninebit)
-    app = api.make_app(ucm, cfg["token"], log=log, page_file=page, system=system)
+    app = api.make_app(ucm, cfg["token"], log=log, page_file=page, system=system, max_clients=cfg["http_clients"])
     if ninebit is None:
         sup.add("engine", ucm.run, lambda: ucm.polls)
         if hasattr(port, "recv_into"):
@@ -151,8 +155,9 @@ async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
     if not cfg["token"]:
         log("ucm: no API token configured: changes are refused until one is set (set-up page)")
     log("ucm: HTTP API on http://%s:%d/" % (host, cfg["http_port"]))
-    if hasattr(board, "mem_free"):
-        log("ucm: started, mem_free %d" % board.mem_free())
+    free = heap.collect()
+    if free is not None:
+        log("ucm: started, mem_free %d, mem_alloc %s" % (free, heap.status()["mem_alloc"]))
     board.system = system  # at the REPL after Ctrl-C: board.system.status()
     await sup.run(wdt)
 
@@ -208,7 +213,8 @@ def _host_config(board, argv):
 
     o = board.options(argv)
     c = Config(None)
-    c.update({"http_port": o["http_port"], "settings": o["settings"], "bus": o["bus"]})
+    c.update({"http_port": o["http_port"], "settings": o["settings"], "bus": o["bus"],
+              "http_clients": o["http_clients"]})
     c.data["token"] = o["token"]  # from UCM_TOKEN, or generated: not checked for length
     c.source = "command line"
     c.error = None

@@ -4,48 +4,55 @@
 _STATES = ("down", "negotiating", "up")
 
 
-def _line(out, name, value, help_=None, kind="gauge", labels=""):
+def _line(name, value, help_=None, kind="gauge", labels=""):
+    out = ""
     if help_:
-        out.append("# HELP ucm_%s %s\n# TYPE ucm_%s %s\n" % (name, help_, name, kind))
+        out = "# HELP ucm_%s %s\n# TYPE ucm_%s %s\n" % (name, help_, name, kind)
     if value is None:
-        return
+        return out
     if value is True or value is False:
         value = int(value)
-    out.append("ucm_%s%s %s\n" % (name, labels, value))
+    return out + "ucm_%s%s %s\n" % (name, labels, value)
 
 
 def render(status, firmware=None):
     """The exposition text for status (Engine.status()) and firmware (the "firmware"
-    object of /api/status, or None)."""
-    out = []
+    object of /api/status, or None), as one string."""
+    return "".join(lines(status, firmware))
+
+
+def lines(status, firmware=None):
+    """The same text, one metric at a time (GET /metrics streams it: no whole-text
+    string on the heap)."""
     link = status["link"]
-    _line(out, "uptime_seconds", status["uptime_s"], "Seconds since the firmware started.")
-    _line(out, "link_up", link["state"] == "up", "1 when the CTA-2045 link to the SGD is up.")
+    yield _line("uptime_seconds", status["uptime_s"], "Seconds since the firmware started.")
+    yield _line("link_up", link["state"] == "up", "1 when the CTA-2045 link to the SGD is up.")
     first = True
     for s in _STATES:
-        _line(out, "link_state", link["state"] == s, "Link state: 1 for the current one." if first else None,
-              labels='{state="%s"}' % s)
+        yield _line("link_state", link["state"] == s, "Link state: 1 for the current one." if first else None,
+                        labels='{state="%s"}' % s)
         first = False
-    _line(out, "link_last_rx_age_seconds", link["last_rx_age_s"], "Seconds since the last valid frame from the SGD.")
+    yield _line("link_last_rx_age_seconds", link["last_rx_age_s"], "Seconds since the last valid frame from the SGD.")
     ops = status["sgd"]["op_state"]
-    _line(out, "sgd_op_state", ops["code"] if ops else None, "The SGD's operational state code (CTA-2045 0x13 reply).")
-    _line(out, "upstream", status["upstream"], "1 while the UCM reports outside communication as found.")
+    yield _line("sgd_op_state", ops["code"] if ops else None, "The SGD's operational state code (CTA-2045 0x13 reply).")
+    yield _line("upstream", status["upstream"], "1 while the UCM reports outside communication as found.")
     ev = status["event"]
-    _line(out, "event_active", ev is not None, "1 while a demand-response event is active.")
-    _line(out, "event_remaining_seconds", ev["remaining_s"] if ev else None, "Seconds left of the active event.")
+    yield _line("event_active", ev is not None, "1 while a demand-response event is active.")
+    yield _line("event_remaining_seconds", ev["remaining_s"] if ev else None, "Seconds left of the active event.")
     c = status["counters"]
     for k in sorted(c):
-        _line(out, k + "_total", c[k], "Engine counter " + k + ".", "counter")
+        yield _line(k + "_total", c[k], "Engine counter " + k + ".", "counter")
     if firmware:
         w = firmware.get("wifi")
         if w:
-            _line(out, "wifi_online", w["online"], "1 while the station is joined to the network.")
-            _line(out, "wifi_drops_total", w["drops"], "Times the joined network was lost.", "counter")
-        _line(out, "mem_free_bytes", firmware.get("mem_free"), "gc.mem_free() at the last status.")
+            yield _line("wifi_online", w["online"], "1 while the station is joined to the network.")
+            yield _line("wifi_drops_total", w["drops"], "Times the joined network was lost.", "counter")
+        yield _line("mem_free_bytes", firmware.get("mem_free"), "Free heap bytes now (gc.mem_free()).")
+        yield _line("mem_alloc_bytes", firmware.get("mem_alloc"), "Heap bytes in use now (gc.mem_alloc()).")
+        yield _line("mem_free_low_bytes", firmware.get("mem_free_low"), "The lowest free heap seen since boot.")
         tasks = firmware.get("tasks") or {}
         first = True
         for name in sorted(tasks):
-            _line(out, "task_restarts_total", tasks[name]["restarts"],
-                  "Restarts of a firmware task." if first else None, "counter", '{task="%s"}' % name)
+            yield _line("task_restarts_total", tasks[name]["restarts"],
+                        "Restarts of a firmware task." if first else None, "counter", '{task="%s"}' % name)
             first = False
-    return "".join(out)

@@ -8,6 +8,8 @@
 
 import asyncio
 
+import heap
+
 from ucm.clock import sleep_ms, ticks_diff, ticks_ms
 
 
@@ -108,6 +110,7 @@ class Supervisor:
         while True:
             if self.error is not None:
                 raise self.error
+            heap.sample()  # the low-water mark (firmware/heap.py)
             if not self.check() and wdt is not None:
                 wdt.feed()
                 self.fed += 1

@@ -70,6 +70,9 @@ class FakeUcm:
         return [{"dir": "tx", "t_ms": i, "hex": "080100020111e94e", "msg": None, "note": None}
                 for i in range(min(n, 3))]
 
+    def log_rows(self, n):
+        return iter(self.frames(n))
+
     def set_upstream(self, ok):
         pass
 

@@ -142,11 +142,14 @@ def check_board(board):
         raise DeployError("boards/%s has no board.py" % board)
 
 
-def files(board, page=True):
+def files(board, page=True, host=False):
     """Everything deploy puts on the board for `board`, as a list of Item. Raises
     DeployError for an unknown board or two sources that would land on one path.
-    page=False leaves the web page out (it is built by tools/build.py otherwise)."""
-    check_board(board)
+    page=False leaves the web page out (it is built by tools/build.py otherwise).
+    host=True also accepts board "host": the same layout with the PC's board, which
+    tools/ram.py runs under a unix port."""
+    if not (host and board == "host"):
+        check_board(board)
     items = []
     lib = os.path.join(ROOT, "lib")
     # lib/: packages keep their folders, flat modules go to /lib

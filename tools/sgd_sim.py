@@ -180,7 +180,8 @@ class SgdSim:
 
     Observability: counters (Counter), naks_in / naks_out (Counter by NAK code), received
     (list of (now_ms, frame) from the UCM), outcomes (list of dicts, one per request of
-    ours), state(), state_name(), status(), and trace(direction, data, now_ms) with
+    ours), answer_ms (the UCM's link ACK/NAK latency to each frame of ours, in ms),
+    state(), state_name(), status(), and trace(direction, data, now_ms) with
     direction "in" or "out", called for every frame, ACK and NAK."""
 
     def __init__(self, seed=0, trace=None, **settings):
@@ -209,6 +210,7 @@ class SgdSim:
         self.naks_out = Counter()
         self.received = []
         self.outcomes = []
+        self.answer_ms = []  # the UCM's link ACK/NAK latencies: ms from our frame to it
         self._seq = 0
         self._t0 = None
         self._now = None
@@ -701,6 +703,7 @@ class SgdSim:
             self.counters["unexpected_acks" if code is None else "unexpected_naks"] += 1
             return
         self._tx = None
+        self._keep(self.answer_ms, now - tx[0])
         req = tx[1]
         if req.discovery:
             self._burst_answered = True

@@ -11,7 +11,7 @@ PINS = {"uart": 2, "tx": 17, "rx": 16, "de": 4, "led": 2}
 WDT_MAX_MS = 8388  # the same limit as the Pico W, so one config works on both
 CONFIG_PATH = "ucm.json"
 PAGE = "www/index.html.gz"
-DEFAULTS = {}
+DEFAULTS = {"http_clients": 2}  # about 100 KB of heap: two requests at a time (make ram)
 
 
 def open_port(cfg, pins=None):

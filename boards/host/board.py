@@ -6,6 +6,7 @@
 #           [--bus cta2045|ninebit-listen|auto]   (the 9-bit bus: the tty delivers a
 #                                         Linux PARMRK capture stream, see tools/ports.py)
 #           [--set name=value ...]        (engine settings, e.g. --set heartbeat_ms=10000)
+#           [--http-clients N]            (requests handled at once, default 4)
 #   UCM_TOKEN=...                         the API token (generated when not set)
 
 import os
@@ -15,7 +16,7 @@ import time
 NAME = "host"
 
 USAGE = ("usage: main.py --serial PATH [--http-host H] [--http-port N] [--quiet] [--page FILE]"
-         " [--bus cta2045|ninebit-listen|auto] [--set name=value ...]")
+         " [--bus cta2045|ninebit-listen|auto] [--set name=value ...] [--http-clients N]")
 BUSES = ("cta2045", "ninebit-listen", "auto")  # a PC cannot send on the 9-bit bus
 
 
@@ -33,7 +34,7 @@ def options(argv=None):
     """The firmware options from the command line, or raise ValueError with the reason."""
     argv = sys.argv[1:] if argv is None else argv
     o = {"serial": None, "http_host": "127.0.0.1", "http_port": 8080, "quiet": False, "page": None,
-         "bus": "cta2045", "settings": {}}
+         "bus": "cta2045", "settings": {}, "http_clients": 4}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -41,7 +42,8 @@ def options(argv=None):
             o["quiet"] = True
             i += 1
             continue
-        if a not in ("--serial", "--http-host", "--http-port", "--page", "--bus", "--set") or i + 1 >= len(argv):
+        if a not in ("--serial", "--http-host", "--http-port", "--page", "--bus", "--set",
+                     "--http-clients") or i + 1 >= len(argv):
             raise ValueError("bad argument %s\n%s" % (a, USAGE))
         v = argv[i + 1]
         i += 2
@@ -59,6 +61,10 @@ def options(argv=None):
             if not v.isdigit() or not 0 < int(v) < 65536:
                 raise ValueError("--http-port: not a port number: " + v)
             o["http_port"] = int(v)
+        elif a == "--http-clients":
+            if not v.isdigit() or not 1 <= int(v) <= 16:
+                raise ValueError("--http-clients: 1..16, not " + v)
+            o["http_clients"] = int(v)
         else:
             k, eq, val = v.partition("=")
             if not eq:

@@ -394,18 +394,23 @@ class Engine:
             self.trace(d, data, ticks_diff(now, self.boot), note)
 
     def frames(self, n, now):
-        """The last n frames, oldest first, decoded where possible."""
+        """The last n frames, oldest first, decoded where possible, as a list."""
+        return list(self.log_rows(n))
+
+    def log_rows(self, n):
+        """The same frames one at a time (the API streams them). Read lazily: a frame
+        overwritten in the ring while the rows are being read is left out."""
         size = len(self._log)
         n = min(n, size, self._log_n)
-        out = []
         for i in range(self._log_n - n, self._log_n):
+            if i < self._log_n - size:
+                continue  # overwritten meanwhile
             d, t, data, note = self._log[i % size]
             try:
                 m = decode(data).to_dict() if data else None
             except Exception:
                 m = None
-            out.append({"dir": d, "t_ms": ticks_diff(t, self.boot), "hex": hexstr(data), "msg": m, "note": note})
-        return out
+            yield {"dir": d, "t_ms": ticks_diff(t, self.boot), "hex": hexstr(data), "msg": m, "note": note}
 
     # --- the state the firmware shows
     def status(self, now):

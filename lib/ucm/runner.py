@@ -96,5 +96,9 @@ class Ucm:
     def frames(self, n=50):
         return self.engine.frames(n, self.clock())
 
+    def log_rows(self, n=50):
+        """frames(n) one at a time (a generator)."""
+        return self.engine.log_rows(n)
+
     def set_upstream(self, ok):
         self.engine.set_upstream(ok)
