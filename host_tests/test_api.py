@@ -10,6 +10,8 @@ import threading
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from microdot.test_client import TestClient
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware"))
@@ -125,7 +127,7 @@ class FakeUcm:
     async def call(self, kind, **args):
         self.calls.append((kind, args))  # every attempt, so "no call" means the API refused
         self.check(kind, args)
-        await asyncio.sleep(0)
+        await asyncio.sleep(getattr(self, "delay_s", 0))
         r = self.script.get(kind, "ack")
         if isinstance(r, BaseException):
             raise r
@@ -868,3 +870,75 @@ def test_connect_and_close_is_ignored(server):
         server.connect().close()
     assert server.get_status()[0] == 200
     assert server.logs == []
+
+
+# --- heap: at most max_clients requests at once, answers streamed ---------------------
+
+
+def _in_thread(fn):
+    out = []
+    t = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    t.start()
+    return t, out
+
+
+@pytest.fixture
+def one_slot(server):
+    # the module's server with room for one request at a time, restored afterwards
+    server.app.max_clients = 1
+    yield server
+    server.app.max_clients = api.MAX_CLIENTS
+    server.ucm.delay_s = 0
+
+
+def test_past_max_clients_a_request_waits_then_gets_503(one_slot):
+    server = one_slot
+    busy0 = server.app.busy
+    server.ucm.delay_s = api.BUSY_WAIT_S + 1.5  # the one slot is held longer than a request waits
+    shed = b"POST /api/dr/shed HTTP/1.0\r\nAuthorization: Bearer %s\r\nContent-Length: 2\r\n\r\n{}" % TOKEN.encode()
+    t, out = _in_thread(lambda: server.raw(shed, timeout=10))
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    code, body = server.raw(b"GET /api/status HTTP/1.0\r\n\r\n", timeout=10)
+    waited = time.monotonic() - t0
+    assert code == 503 and json.loads(body) == {"error": "busy, try again soon"}
+    assert waited >= api.BUSY_WAIT_S - 0.1  # it waited for a slot first
+    t.join(10)
+    assert out and out[0][0] == 200  # the command that held the slot got its answer
+    assert server.get_status()[0] == 200  # and the slot is free again
+    assert server.app.busy == busy0 + 1
+
+
+def test_a_short_burst_past_max_clients_waits_for_its_slot(one_slot):
+    server = one_slot
+    busy0 = server.app.busy
+    server.ucm.delay_s = 0.5
+    shed = b"POST /api/dr/shed HTTP/1.0\r\nAuthorization: Bearer %s\r\nContent-Length: 2\r\n\r\n{}" % TOKEN.encode()
+    threads = [_in_thread(lambda: server.raw(shed, timeout=10)) for _ in range(3)]
+    for t, _ in threads:
+        t.join(10)
+    assert [out[0][0] for _, out in threads] == [200, 200, 200]
+    assert server.app.busy == busy0 and server.app.active == 0
+
+
+def test_json_answers_are_streamed_without_a_content_length(server):
+    s = server.connect()
+    try:
+        s.sendall(b"GET /api/log?n=3 HTTP/1.0\r\n\r\n")
+        data = read_all(s, 5)
+    finally:
+        s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200") and b"content-length" not in head.lower()
+    assert b"application/json" in head
+    assert json.loads(body) == {"frames": server.ucm.frames(3)}
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30)
+                    | st.floats(allow_nan=False, allow_infinity=False),
+                    lambda kids: st.lists(kids, max_size=8) | st.dictionaries(st.text(max_size=10), kids, max_size=8),
+                    max_leaves=60))
+def test_streamed_json_pieces_are_the_json_of_the_object(obj):
+    pieces = list(api._chunks(obj))
+    assert json.loads("".join(pieces)) == obj
+    assert all(len(p) >= api.CHUNK for p in pieces[:-1])  # written in pieces of about CHUNK
