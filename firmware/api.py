@@ -37,11 +37,7 @@ _REASONS = {
     504: "Gateway Timeout",
 }
 _SAFE = ("GET", "HEAD", "OPTIONS")  # the methods that need no token
-_REQUIRED = "required"  # spec default: the field must be given
 _BODY_TYPES = ("application/json", "", "application/x-www-form-urlencoded")
-# Setpoint bounds per unit: liquid water, freezing to boiling. The wire value is an
-# int16 (docs section 4.5); the heater applies its own, narrower limits.
-_SETPOINT_RANGE = {"F": (32, 212), "C": (0, 100)}
 # engine argument name -> API field name, for the engine's ValueError("field: ...")
 _API_FIELD = {"produce": "direction"}
 
@@ -109,66 +105,6 @@ def _bad(message, field=None, status=400):
     return _json({"error": message, "field": field}, status)
 
 
-# --- field checks: check(value, field) -> the value for the engine, or raise _Bad ----
-
-def _integer(v, field):
-    if type(v) is not int:  # bool is not an int here
-        raise _Bad("must be an integer", field)
-    return v
-
-
-def _int(lo, hi):
-    def check(v, field):
-        if not lo <= _integer(v, field) <= hi:
-            raise _Bad("must be %d..%d" % (lo, hi), field)
-        return v
-    return check
-
-
-def _number(lo, hi):
-    def check(v, field):
-        if type(v) is not int and type(v) is not float:
-            raise _Bad("must be a number", field)
-        if not lo <= v <= hi:  # also false for NaN and the infinities
-            raise _Bad("must be %s..%s" % (lo, hi), field)
-        return v
-    return check
-
-
-def _choice(names):
-    # "bad neutral good" -> the index of the name given
-    names = names.split()
-
-    def check(v, field):
-        if type(v) is not str or v not in names:
-            raise _Bad("must be one of " + ", ".join(names), field)
-        return names.index(v)
-    return check
-
-
-def _optional(check):
-    def opt(v, field):
-        return None if v is None else check(v, field)
-    return opt
-
-
-def _args(body, spec):
-    # body: a JSON object; spec: {field: (check, default or _REQUIRED)}
-    for k in body:
-        if k not in spec:
-            raise _Bad("unknown field", k)
-    out = {}
-    for name in spec:
-        check, default = spec[name]
-        if name in body:
-            out[name] = check(body[name], name)
-        elif default is _REQUIRED:
-            raise _Bad("missing", name)
-        else:
-            out[name] = default
-    return out
-
-
 def _body(req):
     # The JSON object sent; an empty body is {}. Its Content-Type must be
     # application/json, none, or the form type that curl -d and Python's urllib put on
@@ -185,34 +121,6 @@ def _body(req):
     if type(obj) is not dict:
         raise _Bad("body must be a JSON object", None)
     return obj
-
-
-# Basic DR durations: seconds; omitted or null = unknown (docs section 3.2). The engine
-# encodes them as 2*n^2 s and says which duration it sent ("encoded_s").
-_DURATION = {"duration_s": (_optional(_int(0, 2 ** 31)), None)}
-# POST /api/dr/<name>: (name, engine kind, body spec). Opcodes: docs section 3.1;
-# Advanced Load Up: docs section 4.6.
-_DR = (
-    ("shed", "shed", _DURATION),
-    ("load_up", "load_up", _DURATION),
-    ("critical_peak", "critical_peak", _DURATION),
-    ("grid_emergency", "grid_emergency", _DURATION),
-    ("end", "end", {}),
-    ("power_level", "power_level", {
-        "percent": (_number(0, 100), _REQUIRED),
-        "direction": (_choice("absorb produce"), 0)}),
-    ("price", "price", {"relative": (_number(0, 10), _REQUIRED)}),
-    ("grid_guidance", "grid_guidance", {"guidance": (_choice("bad neutral good"), _REQUIRED)}),
-    ("advanced_load_up", "advanced_load_up", {
-        "duration_min": (_int(0, 65535), _REQUIRED),
-        "value": (_int(0, 65535), _REQUIRED),
-        "units": (_choice("Wh 10Wh 100Wh kWh"), _REQUIRED)}),
-)
-_SETPOINT = {
-    "setpoint": (_integer, _REQUIRED),  # range checked per unit
-    "units": (_choice("F C"), _REQUIRED),
-}
-
 
 
 def _same(given, expected):
@@ -527,58 +435,71 @@ async def _frames(app, req, arg):
     return _json({"frames": app.ucm.log_rows(_count(req))})
 
 
-async def _get_setpoint(app, req, arg):
-    return await app.command("get_setpoint", {})
+# "METHOD path" -> (handler, its argument). A handler named "module.function" is a
+# route that is not used all the time: its module is imported on its first request
+# (api_cmd: commands; api_more: configuration, set-up, the 9-bit bus). POST
+# /api/dr/<name> goes to api_cmd.dr. Microdot sees one catch-all route (each of its
+# routes costs heap), and _endpoint dispatches.
+_IMPL = {
+    "GET /": (_index, None),
+    "GET /api/status": (_status, None),
+    "GET /api/sgd/info": (_cached, ("info", "refresh_info")),
+    "GET /api/sgd/energy": (_cached, ("energy", "refresh_energy")),
+    "GET /api/sgd/setpoint": ("api_cmd.get_setpoint", None),
+    "PUT /api/sgd/setpoint": ("api_cmd.put_setpoint", None),
+    "GET /api/log": (_frames, None),
+    "GET /metrics": (_metrics, None),
+    "GET /api/config": (_get_config, None),
+    "PUT /api/config": ("api_more.put_config", None),
+    "POST /api/restart": ("api_more.restart", None),
+    "GET /setup": ("api_more.setup_page", None),
+    "POST /api/setup": ("api_more.setup", None),
+    "GET /api/ninebit/frames": ("api_more.nb_frames", None),
+    "GET /api/ninebit/params": ("api_more.nb_params", None),
+    "POST /api/ninebit/send": ("api_more.nb_send", None),
+}
+_DR_PREFIX = "/api/dr/"
+_METHODS = ("GET", "POST", "PUT")  # of the catch-all route (HEAD is GET's)
 
 
-async def _put_setpoint(app, req, arg):
-    args = _args(_body(req), _SETPOINT)
-    units = "FC"[args["units"]]
-    lo, hi = _SETPOINT_RANGE[units]
-    if not lo <= args["setpoint"] <= hi:
-        raise _Bad("must be %d..%d for units %s" % (lo, hi, units), "setpoint")
-    return await app.command("set_setpoint", args)
+def _loaded(ref):
+    # "module.function" -> the function, its module imported on first use
+    mod, _, name = ref.partition(".")
+    return getattr(__import__(mod), name)
 
 
-async def _dr(app, req, arg):
-    kind, spec = arg
-    args = _args(_body(req), spec)
-    if "direction" in args:
-        args["produce"] = args.pop("direction") == 1
-    return await app.command(kind, args)
+def _methods(path):
+    """The methods a path has (for 405 and OPTIONS); [] for a path that does not exist."""
+    if path.startswith(_DR_PREFIX):
+        return ["POST"] if _loaded("api_cmd.exists")(path[len(_DR_PREFIX):]) else []
+    return [k.partition(" ")[0] for k in _IMPL if k.partition(" ")[2] == path]
 
 
-_ROUTES = [
-    ("/", "GET", _index, None),
-    ("/api/status", "GET", _status, None),
-    ("/api/sgd/info", "GET", _cached, ("info", "refresh_info")),
-    ("/api/sgd/energy", "GET", _cached, ("energy", "refresh_energy")),
-    ("/api/sgd/setpoint", "GET", _get_setpoint, None),
-    ("/api/sgd/setpoint", "PUT", _put_setpoint, None),
-    ("/api/log", "GET", _frames, None),
-    ("/metrics", "GET", _metrics, None),
-    ("/api/config", "GET", _get_config, None),
-    ("/api/config", "PUT", "put_config", None),
-    ("/api/restart", "POST", "restart", None),
-    ("/setup", "GET", "setup_page", None),
-    ("/api/setup", "POST", "setup", None),
-    ("/api/ninebit/frames", "GET", "nb_frames", None),
-    ("/api/ninebit/params", "GET", "nb_params", None),
-    ("/api/ninebit/send", "POST", "nb_send", None),
-] + [("/api/dr/" + name, "POST", _dr, (kind, spec)) for name, kind, spec in _DR]
-_IMPL = {r[1] + " " + r[0]: (r[2], r[3]) for r in _ROUTES}  # "METHOD path" -> (impl, arg)
+def _options(req):
+    allow = _methods(req.path)
+    if "GET" in allow:
+        allow.append("HEAD")
+    allow.append("OPTIONS")
+    return {"Allow": ", ".join(allow)}
 
 
-async def _endpoint(req):
+async def _endpoint(req, path=None):
     # Every route: invalid input -> 400 naming the field; any other exception -> 500,
     # logged through the app's log, never a traceback in the response.
     method = req.method.upper()
-    impl, arg = _IMPL[("GET" if method == "HEAD" else method) + " " + req.path]
+    if method == "HEAD":
+        method = "GET"
     try:
-        if type(impl) is str:  # a rare route: its code is loaded on first use
-            import api_more
-
-            impl = getattr(api_more, impl)
+        hit = _IMPL.get(method + " " + req.path)
+        if hit is None and method == "POST" and req.path.startswith(_DR_PREFIX):
+            name = req.path[len(_DR_PREFIX):]
+            if _loaded("api_cmd.exists")(name):
+                hit = ("api_cmd.dr", name)
+        if hit is None:
+            return await (_on_405(req) if _methods(req.path) else _on_404(req))
+        impl, arg = hit
+        if type(impl) is str:
+            impl = _loaded(impl)
         return await impl(req.app, req, arg)
     except _Bad as e:
         return _bad(*e.args)
@@ -604,8 +525,9 @@ async def _on_404(req):
 
 
 async def _on_405(req):
-    allow = req.app.default_options_handler(req)["Allow"]
-    return _json({"error": "method not allowed"}, 405, {"Allow": allow})
+    if not _methods(req.path):  # the catch-all route matched, but no such path
+        return await _on_404(req)
+    return _json({"error": "method not allowed"}, 405, {"Allow": _options(req)["Allow"]})
 
 
 async def _on_413(req):
@@ -643,8 +565,9 @@ def make_app(ucm, token, log=print, page=None, request_timeout_s=10, page_file=N
     app.page_file = page_file
     app.system = system
     app.max_clients = max_clients
-    for path, method, _, _ in _ROUTES:
-        app.route(path, methods=[method])(_endpoint)
+    app.route("/", methods=["GET"])(_endpoint)
+    app.route("/<path:path>", methods=list(_METHODS))(_endpoint)
+    app.options_handler = _options
     for key, handler in ((400, _on_400), (404, _on_404), (405, _on_405), (413, _on_413),
                          (500, _on_500), (Exception, _on_exception)):
         app.errorhandler(key)(handler)

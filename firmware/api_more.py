@@ -4,7 +4,8 @@
 # board has no web page. Kept out of api.py so that their code is not on the heap of a
 # board that never uses them.
 
-from api import _DR, _REQUIRED, _Bad, _args, _body, _count, _json, _optional, _system
+from api import _Bad, _body, _count, _json, _system
+from api_cmd import _DR, REQUIRED, _args, _optional
 from microdot import Response
 
 _ENDPOINTS = (
@@ -120,7 +121,7 @@ async def nb_send(app, req, arg):
     """POST /api/ninebit/send {"hex": "90 00 90", "force": false}: only in the ninebit
     personality, only a frame whose checksum holds, a 0x40 broadcast only with force."""
     nb = _ninebit(app)
-    args = _args(_body(req), {"hex": (_hexframe, _REQUIRED), "force": (_optional(_boolean), False)})
+    args = _args(_body(req), {"hex": (_hexframe, REQUIRED), "force": (_optional(_boolean), False)})
     try:
         await nb.send(args["hex"], args["force"] is True)
     except ValueError as e:

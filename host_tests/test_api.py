@@ -16,6 +16,7 @@ from microdot.test_client import TestClient
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware"))
 import api  # noqa: E402
+import api_cmd  # noqa: E402
 
 TOKEN = "t0ken-Secret-42"
 DR_KINDS = ("shed", "load_up", "critical_peak", "grid_emergency")
@@ -514,7 +515,7 @@ FIELD_CASES = [
     ("PUT", "/api/sgd/setpoint", {"setpoint": 50, "units": "C"}, "units", ["K", "f", "c", 0, 1, True, None]),
 ]
 WRONG_VALUES = [(m, p, dict(ok, **{f: v}), f) for m, p, ok, f, vals in FIELD_CASES for v in vals]
-ENDPOINTS = [("POST", "/api/dr/" + name) for name, _, _ in api._DR] + [("PUT", "/api/sgd/setpoint")]
+ENDPOINTS = [("POST", "/api/dr/" + name) for name, _, _ in api_cmd._DR] + [("PUT", "/api/sgd/setpoint")]
 VALID = {p: ok for m, p, ok, f, v in FIELD_CASES}
 VALID["/api/dr/end"] = {}
 REQUIRED = [("POST", "/api/dr/power_level", {}, "percent"),

@@ -452,3 +452,25 @@ def test_firmware_auto_without_9bit_traffic_uses_cta2045(pico):
     st = stop_firmware(pico)
     assert st["bus"]["active"] == "cta2045", st["bus"]
     assert st["state"] == "up", st
+
+
+def test_firmware_on_pico_w_heap_after_start_up(tree):
+    """RPI_PICO_W with the deploy tree: the firmware starts (bus cta2045, a Wi-Fi network
+    configured) and what it leaves free once started; the real network module is there
+    but the emulated board has no radio, so Wi-Fi never joins."""
+    p = Pico(rp2emu.image("RPI_PICO_W"))
+    try:
+        p.raw()
+        p.put_tree(tree)
+        p.put("/ucm.json", b'{"bus": "cta2045", "token": "emulated-token-1", "wifi": {"ssid": "home", "password": "pw123456"}}')
+        p.start("import ucm_main\nucm_main.main()")
+        p.run(ms=8000, until=b"ucm: started")
+        p.run(ms=300)
+        log = p.console.decode("utf-8", "replace")
+        started = [ln for ln in log.splitlines() if "ucm: started, mem_free" in ln]
+        assert started, log[-2000:]
+        free = int(started[-1].split("mem_free ")[1].split(",")[0])
+        rp2emu.report("firmware on RPI_PICO_W, bus cta2045: %s" % started[-1].strip())
+        print(log[-3000:])
+    finally:
+        p.close()

@@ -82,7 +82,7 @@ def group_of(item):
         return "ninebit"
     if item.group == "microdot":
         return "Microdot"
-    if n in ("firmware/api.py", "firmware/metrics.py"):
+    if n.startswith("firmware/api") or n == "firmware/metrics.py":
         return "API"
     if n.startswith("boards/"):
         return "board"

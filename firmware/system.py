@@ -1,0 +1,111 @@
+# The running firmware's own objects (resident after start-up): System, the firmware's
+# side of the API (status, config changes, restarts), the frame trace line, the status
+# LED task, and the coroutine factories the supervisor restarts. Everything that is
+# needed only to start is in compose.py, which is dropped from the heap once composed.
+
+import asyncio
+
+import heap
+
+VERSION = "0.2.0"
+
+
+def trace_line(d, data, now, note):
+    """One line per frame on the wire: seconds since start, direction, hex, what it is."""
+    from cta2045.message import hexstr
+    from ucm.trace import describe
+
+    arrow = "UCM->SGD" if d == "tx" else "SGD->UCM"
+    print("%10.3f %s %-24s %s" % (now / 1000, arrow, hexstr(data), note or describe(data)))
+
+
+class System:
+    """The firmware's side of the API: its status, the config store, restarts."""
+
+    def __init__(self, board, config, ucm, sup, wifi=None, log=print, bus=None, ninebit=None):
+        self.board = board
+        self.bus = bus or {"setting": "cta2045", "active": "cta2045", "why": "configured"}
+        self.ninebit = ninebit  # the NineBitBus while a 9-bit personality is active
+        self.config = config
+        self.ucm = ucm
+        self.sup = sup
+        self.wifi = wifi
+        self.log = log
+        self.can_restart = hasattr(board, "reset")
+        self.reset_cause = board.reset_cause() if hasattr(board, "reset_cause") else None
+
+    def status(self):
+        c = self.config
+        out = {
+            "board": self.board.NAME,
+            "version": VERSION,
+            "reset_cause": self.reset_cause,
+            "config": c.state() if c else None,
+            "wifi": self.wifi.status() if self.wifi else None,
+            "tasks": self.sup.status(),
+            "watchdog_feeds": self.sup.fed,
+            "startup_failures": self.sup.startup_status(),
+        }
+        out.update(heap.status())
+        return out
+
+    def change(self, app, changes, fail):
+        """Apply and save a partial config; engine settings and the token at once."""
+        c = self.config
+        try:
+            changed = c.update(changes)
+        except ValueError as e:
+            return fail(e)
+        saved = False
+        if c.path:
+            try:
+                c.save()
+                saved = True
+            except OSError as e:
+                self.log("config: cannot save %s: %s" % (c.path, e))
+        if "settings" in changed:
+            self.ucm.engine.s.update(c.data["settings"])
+        if "token" in changed:
+            app.set_token(c.data["token"])
+        from config import LIVE
+
+        later = [k for k in changed if k not in LIVE]
+        if changed:
+            self.log("config: changed %s%s" % (", ".join(changed), "" if saved else " (not saved)"))
+        return {"config": c.public(), "changed": changed, "saved": saved, "restart_needed": later}
+
+    def restart_soon(self, ms=500):
+        from ucm.clock import sleep_ms
+
+        async def later():
+            await sleep_ms(ms)
+            self.log("ucm: restarting")
+            self.board.reset()
+
+        asyncio.create_task(later())
+
+
+async def _blink(led, ucm):
+    # the status LED: steady on while the link is up, slow blink otherwise
+    from ucm.clock import sleep_ms
+
+    while True:
+        if ucm.engine.state == "up":
+            led.set(True)
+        else:
+            led.toggle()
+        await sleep_ms(500)
+
+
+def http_task(api, app, host, port):
+    """The supervisor's factory for the HTTP server task."""
+    return lambda: api.serve(app, host, port)
+
+
+def led_task(led, ucm):
+    return lambda: _blink(led, ucm)
+
+
+def counter(obj, name):
+    """A task's progress for the supervisor: obj.<name> now."""
+    return lambda: getattr(obj, name)
