@@ -7,6 +7,7 @@
 import asyncio
 import gc
 import json
+import sys
 import urllib.error
 import urllib.request
 
@@ -73,6 +74,7 @@ class Unit:
         await self.until(lambda: getattr(self.board, "system", None) is not None, 2)
         self.system = self.board.system
         await self.until(self._listening, 5, "the HTTP server")
+        assert "compose" not in sys.modules  # start-up code dropped once composed
         return self
 
     def _listening(self):

@@ -90,6 +90,8 @@ def test_config_update_checks_everything_or_changes_nothing():
                      ({"token": " padded-token "}, "token: 8..128"),
                      ({"pins": {"tx": [1]}}, "pins.tx: a pin number or name"),
                      ({"watchdog_ms": -5}, "watchdog_ms: must be >= 0"),
+                     ({"http_clients": 0}, "http_clients: must be 1..16"),
+                     ({"http_clients": 17}, "http_clients: must be 1..16"),
                      ({"settings": {"nope": 1}}, "settings: unknown setting: nope"),
                      ({"wifi": {"ssid": "ok"}, "http_port": "x"}, "http_port: must be an integer")):
         e = raises(ValueError, c.update, bad)
@@ -97,6 +99,28 @@ def test_config_update_checks_everything_or_changes_nothing():
     assert json.dumps(c.data) == before
     assert sorted(c.update({"pins": {"de": 5, "led": "LED"}, "token": "a-long-token"})) == ["pins", "token"]
     assert c.update({"token": "a-long-token"}) == []  # same value: nothing changed
+
+
+def test_config_http_clients_in_range_is_taken():
+    c = config.Config(None)
+    assert c.update({"http_clients": 1}) == ["http_clients"] and c.data["http_clients"] == 1
+
+
+def test_heap_figures_and_low_water_mark():
+    import heap
+
+    st = heap.status()
+    if st["mem_free"] is None:  # CPython: no heap counters
+        assert st == {"mem_free": None, "mem_alloc": None, "mem_free_low": None}
+        return
+    junk = [bytearray(64) for _ in range(50)]
+    with_junk = heap.sample()
+    del junk
+    after = heap.collect()
+    assert after > with_junk  # the collection gave the junk back
+    st = heap.status()
+    assert st["mem_free_low"] <= with_junk  # the mark keeps the lowest figure seen
+    assert st["mem_alloc"] > 0 and st["mem_free"] > 0
 
 
 def test_config_public_hides_every_secret():
@@ -118,7 +142,8 @@ def _status():
 
 
 def test_metrics_text_format():
-    text = metrics.render(_status(), {"wifi": {"online": True, "drops": 2}, "mem_free": 12345,
+    text = metrics.render(_status(), {"wifi": {"online": True, "drops": 2}, "mem_free": 12345, "mem_alloc": 678,
+                                       "mem_free_low": 9000,
                                        "tasks": {"engine": {"restarts": 1}, "http": {"restarts": 0}}})
     lines = text.split("\n")
     assert lines[-1] == ""  # ends with a newline
@@ -127,6 +152,8 @@ def test_metrics_text_format():
     assert "# TYPE ucm_frames_in_total counter" in lines
     assert "ucm_wifi_online 1" in lines and "ucm_wifi_drops_total 2" in lines
     assert 'ucm_task_restarts_total{task="engine"} 1' in lines and "ucm_mem_free_bytes 12345" in lines
+    assert "ucm_mem_alloc_bytes 678" in lines and "ucm_mem_free_low_bytes 9000" in lines
+    assert "".join(metrics.lines(_status(), None)) == metrics.render(_status(), None)  # streamed = whole
     assert "ucm_sgd_op_state" not in "".join(l for l in lines if not l.startswith("#"))  # unknown: no sample
     for line in lines:
         if line and not line.startswith("#"):
