@@ -4,6 +4,7 @@
 # for the firmware's API on 127.0.0.1. Used by the end-to-end tests and the benchmark.
 
 import asyncio
+import http.client
 import json
 import os
 import socket
@@ -97,7 +98,7 @@ class Rig:
                 v = pred()
                 if v:
                     return v
-            except (OSError, ValueError, KeyError, TypeError, urllib.error.URLError):
+            except (OSError, ValueError, KeyError, TypeError, urllib.error.URLError, http.client.HTTPException):
                 pass
             time.sleep(0.1)
         raise AssertionError("timed out waiting for %s; firmware output ends:\n%s" % (what, self.output()[-3000:]))
