@@ -438,10 +438,13 @@ class Engine:
         ops = None
         if self.op_state is not None:
             ops = {"code": self.op_state, "name": name("state", self.op_state), "age_s": age(self.op_state_at)}
+        health, why = lk.health()
         return {
             "uptime_s": ticks_diff(now, self.boot) // 1000,
             "link": {
                 "state": self.state,
+                "health": health,  # ok, flooded or no_answer
+                "health_why": why,
                 "peer_types": pt,
                 "peer_max_payload": lk.peer_max,
                 "last_rx_age_s": age(lk.last_rx),

@@ -32,8 +32,14 @@ TYPES = (MT_BASIC, MT_INTERMEDIATE, MT_DATALINK)  # the message types we support
 COUNTERS = (
     "frames_in frames_out acks_in acks_out naks_in naks_out checksum_errors rx_timeouts "
     "oversize junk_bytes retries ack_timeouts reply_timeouts app_naks_in requests_ok "
-    "requests_failed mtsq_in unexpected_acks idle_resets startups link_downs"
+    "requests_failed mtsq_in unexpected_acks idle_resets startups link_downs "
+    "naks_suppressed owed_dropped replies_dropped link_restarts"
 ).split()
+# Bounds on what a heater can make us owe or log, however it misbehaves:
+MAX_OWED = 4  # link ACK/NAKs owed at once; past it the oldest is dropped (owed_dropped)
+MAX_REPLIES = 4  # answers owed to the SGD at once; past it the oldest is dropped
+LOG_JUNK = 16  # bytes of a junk run or failed frame kept in the frame log
+FLOOD = 32  # failed candidates since the last valid traffic: the link shows "flooded"
 
 
 class Tx:
@@ -92,6 +98,8 @@ class LinkLayer:
         self._hold_until = 0  # hold_after_sgd_ms after an SGD-initiated frame
         self._now = 0
         self._out = None
+        self.burst = 0  # failed candidates (bad checksum, oversize, timeout) since the last valid traffic
+        self.unanswered = 0  # our frames that got no link ACK since the last valid traffic
 
     # --- timing helpers
     def wire_ms(self, n):
@@ -107,12 +115,51 @@ class LinkLayer:
         self.reader.feed(data, now, count)
 
     def _answer(self, code):
-        # one link ACK (code 0) or NAK, T_MA after the frame's last byte (section 2.2)
-        self._ctl.append((ticks_add(self._now, self.s.t_ma_ms), nak(code) if code else ACK))
+        # one link ACK (code 0) or NAK, T_MA after the frame's last byte (section 2.2);
+        # at most MAX_OWED owed at once (a flood cannot grow the list)
+        ctl = self._ctl
+        if len(ctl) >= MAX_OWED:
+            ctl.pop(0)
+            self.c["owed_dropped"] += 1
+        ctl.append((ticks_add(self._now, self.s.t_ma_ms), nak(code) if code else ACK))
+
+    def _failed(self, code, data, note, arg=None):
+        # A candidate frame that failed: only the first of a burst (the failures since
+        # the last valid traffic) is logged and NAKed; the rest are counted. Junk that
+        # looks like headers (a stream of 0x08) then costs one NAK, not one per byte.
+        self.burst += 1
+        if self.burst > 1:
+            self.c["naks_suppressed"] += 1
+            return
+        self.app.on_wire("rx", bytes(data[:LOG_JUNK]), self._now, note if arg is None else note % arg)
+        self._answer(code)
 
     def _valid_rx(self):
         self.last_rx = self._now
+        self.burst = 0
+        self.unanswered = 0
         self._quiet_until = ticks_add(self._now, self.s.t_im_ms)
+
+    def restart(self):
+        """After the engine's task was restarted: drop what was owed or half received
+        (a restart must not inherit the state that may have made it fail)."""
+        self.c["link_restarts"] += 1
+        self._ctl = []
+        r = self._replies
+        self._replies = []
+        for tx in r:
+            tx.finish("dropped", "engine restarted")
+        self.reader.reset()
+        self.burst = 0
+
+    def health(self):
+        """(word, why): "ok"; "flooded" while failed frames keep coming without a valid
+        one; "no_answer" while our frames get no link ACK."""
+        if self.burst >= FLOOD:
+            return "flooded", "%d failed frames since the last valid traffic" % self.burst
+        if self.unanswered:
+            return "no_answer", "%d frame(s) of ours without a link ACK since the last valid traffic" % self.unanswered
+        return "ok", None
 
     def _on_event(self, ev, v):
         c = self.c
@@ -141,18 +188,16 @@ class LinkLayer:
                     self._retry(tx, v)
         elif ev == EV_BAD_CHECKSUM:
             c["checksum_errors"] += 1
-            self.app.on_wire("rx", v, now, "bad checksum")
-            self._answer(3)
+            self._failed(3, v, "bad checksum")
         elif ev == EV_OVERSIZE:
             c["oversize"] += 1
-            self.app.on_wire("rx", b"", now, "oversize LEN %d" % v)
-            self._answer(2)
+            self._failed(2, b"", "oversize LEN %d", v)
         elif ev == EV_TIMEOUT:
             c["rx_timeouts"] += 1
-            self.app.on_wire("rx", v, now, "incomplete")
-            self._answer(5)
+            self._failed(5, v, "incomplete")
         elif ev == EV_JUNK:  # counted by the reader as they come (junk_bytes)
-            self.app.on_wire("rx", v, now, "junk")
+            if not self.burst:  # inside a burst the failure's log entry stands for it
+                self.app.on_wire("rx", bytes(v[:LOG_JUNK]), now, "junk (%d bytes)" % len(v))
 
     def _rx_frame(self, fr):
         mt = fr[0] << 8 | fr[1]
@@ -209,7 +254,11 @@ class LinkLayer:
         """Queue a response to the SGD, delay_ms after the link ACK now owed."""
         tx = Tx(kind, frame, None, True)
         tx.not_before = ticks_add(self._now, self.s.t_ma_ms + self.wire_ms(2) + delay_ms)
-        self._replies.append(tx)
+        r = self._replies
+        if len(r) >= MAX_REPLIES:  # a flood of requests from the SGD: the oldest answer goes
+            r.pop(0).finish("dropped", "too many answers owed")
+            self.c["replies_dropped"] += 1
+        r.append(tx)
         return tx
 
     def drop_queued(self, result, reason):
@@ -278,6 +327,7 @@ class LinkLayer:
             tx = self._wait
             self._wait = None
             self.c["ack_timeouts"] += 1
+            self.unanswered += 1
             self._retry(tx, None)
         if self._reply_until is not None and ticks_diff(now, self._reply_until) >= 0:
             self.c["reply_timeouts"] += 1

@@ -23,6 +23,7 @@ class Ucm:
         self.step_ms = step_ms  # port poll period; well inside T_MA (40 ms)
         self._buf = bytearray(256)
         self.polls = 0  # loop passes: the watchdog supervisor's sign of progress
+        self.runs = 0  # times run() was started
         self.received = 0  # bytes from a stream port
         self.rx_loops = 0  # reads handled by receive()
         self.rx_parked = False  # receive() is waiting for bytes
@@ -32,16 +33,18 @@ class Ucm:
         buf = self._buf
         clock = self.clock
         polled = not hasattr(self.port, "recv_into")
+        if self.runs:  # started again by the supervisor: drop what the link owed
+            e.link.restart()
+        self.runs += 1
         while True:
             n = self.port.readinto(buf) if polled else 0
             if n:
                 e.feed(buf, clock(), n)  # no slice: nothing allocated per read
-                if n == len(buf):
-                    continue  # more may be waiting
             for f in e.poll(clock()):
                 await self.port.write(f)
             self.polls += 1
-            await sleep_ms(min(self.step_ms, e.next_due(clock())))
+            # a full read: more may be waiting, but the loop's other tasks go first
+            await sleep_ms(0 if n == len(buf) else min(self.step_ms, e.next_due(clock())))
 
     async def receive(self):
         """For a stream port: wait for bytes and hand them to the engine (run() sends
@@ -56,6 +59,8 @@ class Ucm:
             self.rx_loops += 1
             e.feed(buf, self.clock(), n)
             self.received += n
+            if n == len(buf):
+                await sleep_ms(0)  # a flood: let the loop's other tasks run between reads
 
     def rx_progress(self):
         """For the watchdog supervisor: the reads handled, or None while the reader is
