@@ -12,13 +12,20 @@ import os
 
 import heap
 from microdot import Microdot, Request, Response
-from ucm.clock import sleep_ms
+from ucm.clock import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 MAX_BODY = 2048  # request body bytes; a larger Content-Length gets 413
 MAX_LINE = 2048  # one request line or header line
 MAX_HEAD = 4096  # the request line and all headers together
 HANDLER_TIMEOUT_S = 60  # last-resort cap on one handler (engine calls bound themselves)
 MAX_CLIENTS = 4  # connections handled at once; more wait for a slot
+# Wrong tokens: after FAILS_FREE of them from one address, that address waits (429)
+# BACKOFF_MS, doubled at each further wrong token up to BACKOFF_MAX_MS; a right token
+# clears it. At most FAILS_KEPT addresses are remembered (the oldest forgotten).
+FAILS_FREE = 5
+BACKOFF_MS = 1000
+BACKOFF_MAX_MS = 60000
+FAILS_KEPT = 8
 BUSY_WAIT_S = 2  # ... this long, then get 503
 CHUNK = 512  # JSON answers are written in pieces of about this many characters
 
@@ -33,7 +40,7 @@ _STATUS = {
 _REASONS = {
     200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
     405: "Method Not Allowed", 409: "Conflict", 411: "Length Required",
-    413: "Payload Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error", 503: "Service Unavailable",
+    413: "Payload Too Large", 429: "Too Many Requests", 415: "Unsupported Media Type", 500: "Internal Server Error", 503: "Service Unavailable",
     504: "Gateway Timeout",
 }
 _SAFE = ("GET", "HEAD", "OPTIONS")  # the methods that need no token
@@ -142,6 +149,7 @@ class _Reader:
         self.buf = b""
         self.head = 0  # bytes of request line and headers handed out
         self.got = 0  # bytes received
+        self.lengths = 0  # Content-Length headers seen
 
     async def _more(self, n):
         data = await self.s.read(n)
@@ -161,6 +169,10 @@ class _Reader:
             self.head += i
             if i > MAX_LINE or self.head > MAX_HEAD:
                 raise ValueError("request head too long")
+            if line[:15].lower() == b"content-length:":
+                self.lengths += 1
+                if self.lengths > 1:  # which one is the body's? refused (400)
+                    raise ValueError("two Content-Length headers")
             return line
 
     async def readexactly(self, n):
@@ -210,6 +222,7 @@ class ApiApp(Microdot):
         self.max_clients = MAX_CLIENTS
         self.active = 0  # connections being handled
         self.busy = 0  # connections answered 503 because max_clients were busy
+        self.fails = {}  # address -> [wrong tokens, blocked until ticks, last ticks]
         self.set_token(token)
 
     def set_token(self, token):
@@ -234,14 +247,47 @@ class ApiApp(Microdot):
             return False
         return _same(h[7:].strip().encode(), self._token)
 
+    def _blocked(self, addr):
+        """ms this address must still wait after wrong tokens, or 0."""
+        f = self.fails.get(addr)
+        if f is None or f[0] < FAILS_FREE:
+            return 0
+        left = ticks_diff(f[1], ticks_ms())
+        return left if left > 0 else 0
+
+    def _wrong_token(self, addr):
+        f = self.fails.get(addr)
+        if f is None:
+            if len(self.fails) >= FAILS_KEPT:  # forget the address seen longest ago
+                old = None
+                for a in self.fails:
+                    if old is None or ticks_diff(self.fails[a][2], self.fails[old][2]) < 0:
+                        old = a
+                del self.fails[old]
+            f = self.fails[addr] = [0, 0, 0]
+        f[0] += 1
+        now = ticks_ms()
+        f[2] = now
+        if f[0] >= FAILS_FREE:
+            wait = BACKOFF_MS << min(f[0] - FAILS_FREE, 6)
+            f[1] = ticks_add(now, wait if wait < BACKOFF_MAX_MS else BACKOFF_MAX_MS)
+
     async def dispatch_request(self, req):
         res = None
         if req is not None:
             if "Transfer-Encoding" in req.headers:  # chunked bodies are not read
                 res = _json({"error": "send a Content-Length, not a Transfer-Encoding"}, 411)
-            elif req.method.upper() not in _SAFE and not self.authorized(req) and not (
-                    req.path == "/api/setup" and not self.token_set):
-                res = _json({"error": "unauthorized"}, 401, {"WWW-Authenticate": "Bearer"})
+            elif req.method.upper() not in _SAFE and not (req.path == "/api/setup" and not self.token_set):
+                addr = req.client_addr[0] if req.client_addr else None
+                wait = self._blocked(addr)
+                if wait:
+                    res = _json({"error": "too many wrong tokens: wait %d s" % ((wait + 999) // 1000)}, 429,
+                                {"Retry-After": str((wait + 999) // 1000)})
+                elif not self.authorized(req):
+                    self._wrong_token(addr)
+                    res = _json({"error": "unauthorized"}, 401, {"WWW-Authenticate": "Bearer"})
+                else:
+                    self.fails.pop(addr, None)
         if res is None:
             return await Microdot.dispatch_request(self, req)
         res.is_head = req.method.upper() == "HEAD"

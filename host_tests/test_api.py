@@ -943,3 +943,27 @@ def test_streamed_json_pieces_are_the_json_of_the_object(obj):
     pieces = list(api._chunks(obj))
     assert json.loads("".join(pieces)) == obj
     assert all(len(p) >= api.CHUNK for p in pieces[:-1])  # written in pieces of about CHUNK
+
+
+def test_two_content_length_headers_are_refused(server):
+    body = b'{"duration_s": 600}'
+    req = (b"POST /api/dr/shed HTTP/1.0\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+           b"Content-Length: 2\r\nContent-Length: %d\r\n\r\n%s" % (TOKEN.encode(), len(body), body))
+    n = len(server.ucm.calls)
+    code, out = server.raw(req, timeout=5)
+    assert code == 400, out
+    assert len(server.ucm.calls) == n  # nothing was run
+
+
+def test_wrong_tokens_back_off_per_address(server):
+    bad = b"POST /api/dr/end HTTP/1.0\r\nAuthorization: Bearer wrong-token-x\r\nContent-Length: 0\r\n\r\n"
+    good = b"POST /api/dr/end HTTP/1.0\r\nAuthorization: Bearer %s\r\nContent-Length: 0\r\n\r\n" % TOKEN.encode()
+    server.app.fails.clear()
+    codes = [server.raw(bad, timeout=5)[0] for _ in range(api.FAILS_FREE)]
+    assert codes == [401] * api.FAILS_FREE
+    code, out = server.raw(good, timeout=5)  # even the right token waits now
+    assert code == 429 and b"too many wrong tokens" in out, out
+    time.sleep(api.BACKOFF_MS / 1000 + 0.2)
+    assert server.raw(good, timeout=5)[0] == 200  # the wait is over: the right token clears it
+    assert server.raw(bad, timeout=5)[0] == 401
+    assert server.get_status()[0] == 200  # reading needs no token and is never held back

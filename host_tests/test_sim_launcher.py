@@ -105,3 +105,42 @@ def test_make_sim_bad_serial_path_is_a_clear_error():
     env = dict(os.environ, SERIAL="/dev/does-not-exist-ucm", PORT=str(free_port()))
     p = subprocess.run([sys.executable, SIM], env=env, capture_output=True, text=True, timeout=30)
     assert p.returncode == 1 and "cannot use /dev/does-not-exist-ucm" in p.stdout and "Traceback" not in p.stdout + p.stderr
+
+
+def test_make_sim_takes_simulator_commands_from_a_pipe():
+    port = free_port()
+    env = dict(os.environ, PORT=str(port), QUIET="1", UCM_TOKEN="launcher-token-42")
+    env.pop("SERIAL", None)
+    proc = subprocess.Popen([sys.executable, SIM], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.PIPE, text=True)
+    try:
+        _wait_up(port, proc)
+        proc.stdin.write("override on\n")
+        proc.stdin.flush()
+        end = time.monotonic() + 15
+        while not _status(port)["sgd"]["override"]:
+            assert time.monotonic() < end, "the piped command did not reach the simulator"
+            time.sleep(0.2)
+        proc.stdin.close()
+        proc.stdin = None  # closed: communicate() must not flush it
+        time.sleep(0.5)
+    finally:
+        code, out = _stop(proc)
+    assert code == 0, out
+    assert "end of standard input" in out and "Traceback" not in out
+
+
+def test_make_sim_refuses_a_short_token():
+    env = dict(os.environ, PORT=str(free_port()), UCM_TOKEN="x")
+    p = subprocess.run([sys.executable, SIM], env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "UCM_TOKEN must be 8..128 characters" in p.stdout, p.stdout + p.stderr
+
+
+def test_the_host_firmware_refuses_a_short_token():
+    main = os.path.join(ROOT, "firmware", "main.py")
+    env = dict(os.environ, UCM_TOKEN="short",
+               PYTHONPATH=os.pathsep.join(os.path.join(ROOT, d) for d in ("lib", "firmware", "boards/host")))
+    p = subprocess.run([sys.executable, main, "--serial", "/dev/null"], env=env, capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 2 and "UCM_TOKEN: 8..128 characters" in p.stdout, p.stdout + p.stderr
+    assert "Traceback" not in p.stdout + p.stderr

@@ -91,12 +91,31 @@ async def _simulate(sim, port, proc):
     loop = asyncio.get_running_loop()
     lines = asyncio.Queue()
 
-    def read_stdin():
-        for line in sys.stdin:
-            loop.call_soon_threadsafe(lines.put_nowait, line)
+    def read_stdin(fd):
+        # through the file descriptor: a daemon thread blocked here holds no Python-level
+        # lock when the process exits
+        pending = b""
+        try:
+            while True:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break
+                pending += chunk
+                *done, pending = pending.split(b"\n")
+                for line in done:
+                    loop.call_soon_threadsafe(lines.put_nowait, line.decode("utf-8", "replace"))
+        except OSError:
+            pass
+        print("sim.py: end of standard input: no more simulator commands", flush=True)
 
-    if sys.stdin and sys.stdin.isatty():
-        threading.Thread(target=read_stdin, daemon=True).start()
+    try:
+        fd = sys.stdin.fileno()  # a terminal, a pipe or a fifo
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    if fd is not None:
+        threading.Thread(target=read_stdin, args=(fd,), daemon=True).start()
+    else:
+        print("sim.py: no standard input: the simulator takes no commands")
     if isinstance(sim, ninebit_sim.NineBitSim):
         task = asyncio.create_task(ninebit_sim.run(sim, port))
     else:
@@ -126,6 +145,9 @@ def main(argv=None):
         print("sim.py: PORT must be 1..65535")
         return 2
     token = os.environ.get("UCM_TOKEN") or secrets.token_urlsafe(18)
+    if not (8 <= len(token) <= 128 and token.strip() == token):
+        print("sim.py: UCM_TOKEN must be 8..128 characters without surrounding spaces")
+        return 2
     sim = port = None
     heater = a.heater or ("ninebit" if a.bus == "ninebit-listen" else "cta2045")
     if a.serial:

@@ -74,7 +74,10 @@ def options(argv=None):
         raise ValueError("--serial PATH is required\n" + USAGE)
     global serial
     serial = o["serial"]
-    o["token"] = os.getenv("UCM_TOKEN") or token()
+    t = os.getenv("UCM_TOKEN")
+    if t is not None and t != "" and not (8 <= len(t) <= 128 and t.strip() == t):
+        raise ValueError("UCM_TOKEN: 8..128 characters without surrounding spaces")
+    o["token"] = t or token()
     return o
 
 
