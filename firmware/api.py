@@ -21,7 +21,7 @@ HANDLER_TIMEOUT_S = 60  # last-resort cap on one handler (engine calls bound the
 MAX_CLIENTS = 4  # connections handled at once; more wait for a slot
 # Wrong tokens: after FAILS_FREE of them from one address, that address waits (429)
 # BACKOFF_MS, doubled at each further wrong token up to BACKOFF_MAX_MS; a right token
-# clears it. At most FAILS_KEPT addresses are remembered (the oldest forgotten).
+# clears it. At most FAILS_KEPT addresses are remembered.
 FAILS_FREE = 5
 BACKOFF_MS = 1000
 BACKOFF_MAX_MS = 60000
@@ -222,7 +222,7 @@ class ApiApp(Microdot):
         self.max_clients = MAX_CLIENTS
         self.active = 0  # connections being handled
         self.busy = 0  # connections answered 503 because max_clients were busy
-        self.fails = {}  # address -> [wrong tokens, blocked until ticks, last ticks]
+        self.fails = {}  # address -> [wrong tokens, blocked until ticks]
         self.set_token(token)
 
     def set_token(self, token):
@@ -258,16 +258,11 @@ class ApiApp(Microdot):
     def _wrong_token(self, addr):
         f = self.fails.get(addr)
         if f is None:
-            if len(self.fails) >= FAILS_KEPT:  # forget the address seen longest ago
-                old = None
-                for a in self.fails:
-                    if old is None or ticks_diff(self.fails[a][2], self.fails[old][2]) < 0:
-                        old = a
-                del self.fails[old]
-            f = self.fails[addr] = [0, 0, 0]
+            if len(self.fails) >= FAILS_KEPT:  # forget one (which one is not up to the client)
+                del self.fails[next(iter(self.fails))]
+            f = self.fails[addr] = [0, 0]
         f[0] += 1
         now = ticks_ms()
-        f[2] = now
         if f[0] >= FAILS_FREE:
             wait = BACKOFF_MS << min(f[0] - FAILS_FREE, 6)
             f[1] = ticks_add(now, wait if wait < BACKOFF_MAX_MS else BACKOFF_MAX_MS)

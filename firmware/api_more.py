@@ -8,12 +8,6 @@ from api import _Bad, _body, _count, _json, _system
 from api_cmd import _DR, REQUIRED, _args, _optional
 from microdot import Response
 
-_ENDPOINTS = (
-    "GET /api/status", "GET /api/sgd/info[?refresh=1]", "GET /api/sgd/energy[?refresh=1]",
-    "GET /api/sgd/setpoint", "PUT /api/sgd/setpoint", "GET /api/log[?n=50]",
-    "GET /metrics", "GET /api/config", "PUT /api/config", "POST /api/restart", "GET /setup",
-    "GET /api/ninebit/frames[?n=50]", "GET /api/ninebit/params[?since=ms]", "POST /api/ninebit/send",
-) + tuple("POST /api/dr/" + d[0] for d in _DR)
 _SETUP = ("<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
           "<title>UCM set-up</title><h1>UCM set-up</h1><form id=f>"
           "<p><label>Wi-Fi network <input name=ssid required></label>"
@@ -27,14 +21,16 @@ _SETUP = ("<!doctype html><meta charset=utf-8><meta name=viewport content='width
           "const j=await r.json();document.getElementById('r').textContent=r.ok?"
           "'Saved: the UCM restarts and joins '+d.ssid:'Refused: '+(j.error||r.status)+(j.field?' ('+j.field+')':'')}"
           "</script>")
-_INDEX = ("<!doctype html><meta charset=utf-8><title>CTA-2045 UCM</title>"
-          "<h1>CTA-2045 UCM</h1><p>JSON API; POST and PUT need the header "
-          "<code>Authorization: Bearer &lt;token&gt;</code>.</p><ul>%s</ul>"
-          % "".join("<li><code>%s</code>" % e for e in _ENDPOINTS))
 
 
 def index_page():
-    return _INDEX
+    """The endpoint list (GET / on a board without its web page), from the route table."""
+    import api
+
+    routes = sorted(api._IMPL) + ["POST /api/dr/" + d[0] for d in _DR]
+    return ("<!doctype html><meta charset=utf-8><title>CTA-2045 UCM</title><h1>CTA-2045 UCM</h1><p>JSON API; POST"
+            " and PUT need the header <code>Authorization: Bearer &lt;token&gt;</code>.</p><ul>%s</ul>"
+            % "".join("<li><code>%s</code>" % r for r in routes))
 
 
 async def put_config(app, req, arg):
