@@ -1205,33 +1205,38 @@ def _parser():
     return p
 
 
+def read_lines(stdin, put):
+    """put(line) for every line of text from stdin (a terminal, a pipe, a fifo or any
+    file object), until its end. A daemon thread blocked in a read must hold no
+    Python-level lock at exit, so a real stdin is read through its file descriptor."""
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    if fd is None:
+        for line in stdin:
+            put(line)
+        return
+    pending = b""
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        pending += chunk
+        *done, pending = pending.split(b"\n")
+        for line in done:
+            put(line.decode("utf-8", "replace"))
+    if pending:
+        put(pending.decode("utf-8", "replace"))
+
+
 async def _serve(sim, port, stdin, say):
     loop = asyncio.get_running_loop()
     lines = asyncio.Queue()
 
     def reader():
-        # A daemon thread blocked in a read must hold no Python-level lock at exit, so a
-        # real stdin is read through its file descriptor.
         try:
-            try:
-                fd = stdin.fileno()
-            except (AttributeError, OSError, ValueError):
-                fd = None
-            if fd is None:
-                for line in stdin:
-                    loop.call_soon_threadsafe(lines.put_nowait, line)
-            else:
-                pending = b""
-                while True:
-                    chunk = os.read(fd, 4096)
-                    if not chunk:
-                        break
-                    pending += chunk
-                    *done, pending = pending.split(b"\n")
-                    for line in done:
-                        loop.call_soon_threadsafe(lines.put_nowait, line.decode("utf-8", "replace"))
-                if pending:
-                    loop.call_soon_threadsafe(lines.put_nowait, pending.decode("utf-8", "replace"))
+            read_lines(stdin, lambda line: loop.call_soon_threadsafe(lines.put_nowait, line))
         except (OSError, ValueError, RuntimeError):
             pass
         try:

@@ -91,29 +91,15 @@ async def _simulate(sim, port, proc):
     loop = asyncio.get_running_loop()
     lines = asyncio.Queue()
 
-    def read_stdin(fd):
-        # through the file descriptor: a daemon thread blocked here holds no Python-level
-        # lock when the process exits
-        pending = b""
+    def read_stdin():
         try:
-            while True:
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                pending += chunk
-                *done, pending = pending.split(b"\n")
-                for line in done:
-                    loop.call_soon_threadsafe(lines.put_nowait, line.decode("utf-8", "replace"))
-        except OSError:
+            sgd_sim.read_lines(sys.stdin, lambda line: loop.call_soon_threadsafe(lines.put_nowait, line))
+        except (OSError, ValueError, RuntimeError):
             pass
         print("sim.py: end of standard input: no more simulator commands", flush=True)
 
-    try:
-        fd = sys.stdin.fileno()  # a terminal, a pipe or a fifo
-    except (AttributeError, OSError, ValueError):
-        fd = None
-    if fd is not None:
-        threading.Thread(target=read_stdin, args=(fd,), daemon=True).start()
+    if sys.stdin is not None:  # a terminal, a pipe or a fifo
+        threading.Thread(target=read_stdin, daemon=True).start()
     else:
         print("sim.py: no standard input: the simulator takes no commands")
     if isinstance(sim, ninebit_sim.NineBitSim):
