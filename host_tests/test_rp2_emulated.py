@@ -442,7 +442,10 @@ def test_firmware_ninebit_personalities_decode_the_bus(pico, bus):
     assert nb["mode"] == "flagged"
     # frames sent after the port opened are decoded (auto listens bus_detect_s first)
     assert nb["frames"] >= len(sent) // 3, (nb, len(sent))
-    assert nb["errors"]["checksum"] == 0 and nb["errors"]["truncated"] == 0, nb
+    # the bus runs before the board listens: each time the port opens it may cut into a
+    # frame (once, or twice for auto: detection, then the personality); nothing else fails
+    opens = 2 if bus == "auto" else 1
+    assert nb["errors"]["checksum"] + nb["errors"]["truncated"] <= opens, nb
     assert nb["params"] > 0
     assert pico.feeds - feeds0 >= 4, "the watchdog was not fed"
     rp2emu.report("firmware on RPI_PICO, bus %s: active %s, %d of %d frames decoded, %d parameters, %d watchdog feeds"
