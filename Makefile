@@ -34,7 +34,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 all: help
 
 help:
-	@sed -n '1,19p' Makefile
+	@sed -n '1,20p' Makefile
 
 # --- set-up ---------------------------------------------------------------------------
 
