@@ -117,12 +117,10 @@ def host_config(board, argv):
     c = Config(None)
     c.update({"http_port": o["http_port"], "settings": o["settings"], "bus": o["bus"],
               "http_clients": o["http_clients"]})
-    c.data["token"] = o["token"]  # from UCM_TOKEN, or generated: not checked for length
+    c.data["token"] = o["token"]  # from UCM_TOKEN (8..128 characters, board.options), or generated
     c.source = "command line"
     c.error = None
     return o, c
-
-
 
 
 def prepare(board, argv=None):

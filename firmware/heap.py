@@ -38,5 +38,7 @@ def collect():
 
 def status():
     f = sample()
+    if f is None:
+        return {"mem_free": None, "mem_alloc": None, "mem_free_low": None}
     alloc = getattr(gc, "mem_alloc", None)
-    return {"mem_free": f, "mem_alloc": alloc() if f is not None and alloc else None, "mem_free_low": low}
+    return {"mem_free": f, "mem_alloc": alloc() if alloc else None, "mem_free_low": low}

@@ -30,7 +30,7 @@ def lines(status, firmware=None):
     first = True
     for s in _STATES:
         yield _line("link_state", link["state"] == s, "Link state: 1 for the current one." if first else None,
-                        labels='{state="%s"}' % s)
+                    labels='{state="%s"}' % s)
         first = False
     yield _line("link_last_rx_age_seconds", link["last_rx_age_s"], "Seconds since the last valid frame from the SGD.")
     ops = status["sgd"]["op_state"]

@@ -6,7 +6,6 @@
 # the line is sane a command goes through within seconds.
 import os
 import random
-import subprocess
 import sys
 import time
 
@@ -25,25 +24,12 @@ HEAP = 256 * 1024  # the 64-bit port's heap that stands for a Pico W's (README: 
 FLOOD_S = 6
 
 
-def _start_unix(binary, tree):
-    page = os.path.join(tree, "www", "index.html.gz")
-
-    def start(serial, http_port, token, log):
-        argv = [binary, "-X", "heapsize=%d" % HEAP, os.path.join(tree, "main.py"), "--serial", serial,
-                "--http-port", str(http_port), "--page", page, "--quiet"]
-        env = ram.env_for(tree)
-        env["UCM_TOKEN"] = token
-        return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tree)
-
-    return start
-
-
 @pytest.fixture(params=["micropython", "cpython"])
 def firmware(request, tmp_path):
     if request.param == "micropython":
         binary = mpunix.binary()
         tree, _ = ram.stage()
-        r = rig.Rig(str(tmp_path / "fw.log"), TOKEN, start=_start_unix(binary, tree))
+        r = rig.Rig(str(tmp_path / "fw.log"), TOKEN, start=ram.starter(binary, tree, HEAP))
     else:
         import sim as launcher
 

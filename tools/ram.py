@@ -302,25 +302,33 @@ def _start_line(text):
     return (int(m.group(1)), int(m.group(2))) if m else (None, None)
 
 
+def starter(binary, tree, heap, http_clients=None):
+    """A Rig start function (tools/rig.py): the deploy tree's /main.py under binary in
+    -X heapsize=heap, on the host board, quiet, serving the tree's page."""
+    page = os.path.join(tree, "www", "index.html.gz")
+
+    def start(serial, http_port, token, log):
+        argv = [binary, "-X", "heapsize=%d" % heap, os.path.join(tree, "main.py"), "--serial", serial,
+                "--http-port", str(http_port), "--page", page, "--quiet"]
+        if http_clients:
+            argv += ["--http-clients", str(http_clients)]
+        env = env_for(tree)
+        env["UCM_TOKEN"] = token
+        return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tree)
+
+    return start
+
+
 def run_target(binary, tree, name, heap, clients, seconds, http_clients=4, progress=print):
     """Boot the firmware in `heap` bytes, wait for the link, load it for `seconds`.
     Returns a dict of figures and "problems" (empty when the budget holds)."""
     import rig
 
     log_path = os.path.join(ROOT, "build", "ram", "%s-%d.log" % (name, heap))
-    page = os.path.join(tree, "www", "index.html.gz")
-    with open(page, "rb") as f:
+    with open(os.path.join(tree, "www", "index.html.gz"), "rb") as f:
         page_bytes = f.read()
-
-    def start(serial, http_port, token, log):
-        argv = [binary, "-X", "heapsize=%d" % heap, os.path.join(tree, "main.py"), "--serial", serial,
-                "--http-port", str(http_port), "--page", page, "--quiet", "--http-clients", str(http_clients)]
-        env = env_for(tree)
-        env["UCM_TOKEN"] = token
-        return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tree)
-
     out = {"board": name, "heap": heap, "clients": clients, "seconds": seconds, "problems": []}
-    r = rig.Rig(log_path, TOKEN, start=start)
+    r = rig.Rig(log_path, TOKEN, start=starter(binary, tree, heap, http_clients))
     try:
         try:
             r.wait(lambda: r.proc.poll() is not None or r.status()["link"]["state"] == "up", 40, "link up")

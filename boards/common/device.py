@@ -2,7 +2,6 @@
 # map, the status LED, watchdog, reset cause, wall-clock time from NTP, free RAM. A
 # board module sets its pin map and quirks and re-exports these (boards/<name>/board.py).
 
-import gc
 import time
 
 import machine
@@ -97,10 +96,3 @@ def ntp_sync(host):
 def unix_time():
     """UTC now in Unix seconds, or None until NTP has set the clock."""
     return int(time.time()) + _EPOCH if _synced else None
-
-
-def mem_free(collect=True):
-    """Free heap bytes; collect=False for frequent reads (/api/status) without a GC."""
-    if collect:
-        gc.collect()
-    return gc.mem_free()

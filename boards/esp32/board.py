@@ -3,7 +3,7 @@
 # UART0 is the USB REPL; UART1's default pins are the SPI flash's, hence UART2.
 # Any pin can be moved with "pins" in the config file (ucm.json).
 
-from device import Led, feed_forever, mem_free, network, ntp_sync, reset, reset_cause, unix_time, watchdog  # noqa: F401
+from device import Led, feed_forever, network, ntp_sync, reset, reset_cause, unix_time, watchdog  # noqa: F401
 import device
 
 NAME = "esp32"

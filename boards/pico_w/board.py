@@ -2,7 +2,7 @@
 #   UART0 TX GP0, RX GP1; DE/RE GP2; status LED "LED" (behind the wireless chip)
 # Any pin can be moved with "pins" in the config file (ucm.json).
 
-from device import Led, feed_forever, mem_free, network, ntp_sync, reset, reset_cause, unix_time, watchdog  # noqa: F401
+from device import Led, feed_forever, network, ntp_sync, reset, reset_cause, unix_time, watchdog  # noqa: F401
 import device
 
 NAME = "pico_w"

@@ -131,7 +131,7 @@ class LinkLayer:
         if self.burst > 1:
             self.c["naks_suppressed"] += 1
             return
-        self.app.on_wire("rx", bytes(data[:LOG_JUNK]), self._now, note if arg is None else note % arg)
+        self.app.on_wire("rx", data[:LOG_JUNK], self._now, note if arg is None else note % arg)
         self._answer(code)
 
     def _valid_rx(self):
@@ -197,7 +197,7 @@ class LinkLayer:
             self._failed(5, v, "incomplete")
         elif ev == EV_JUNK:  # counted by the reader as they come (junk_bytes)
             if not self.burst:  # inside a burst the failure's log entry stands for it
-                self.app.on_wire("rx", bytes(v[:LOG_JUNK]), now, "junk (%d bytes)" % len(v))
+                self.app.on_wire("rx", v[:LOG_JUNK], now, "junk (%d bytes)" % len(v))
 
     def _rx_frame(self, fr):
         mt = fr[0] << 8 | fr[1]
