@@ -12,12 +12,12 @@
 #   UCM_BASE_MANIFEST  the manifest included first (default the board's own,
 #                  $(BOARD_DIR)/manifest.py, where it has one, else the port's,
 #                  $(PORT_DIR)/boards/manifest.py: asyncio and the port's modules)
-# Frozen: lib/cta2045, lib/ucm, lib/ninebit, firmware/*.py, boards/common and boards/<UCM_BOARD>
+# Frozen: lib/cta2045, lib/ucm, lib/ninebit (without the host-only modules), firmware/*.py, boards/common and boards/<UCM_BOARD>
 # (flat modules, as make deploy lays them out), Microdot's __init__ and microdot, and
 # firmware/main.py as the module ucm_main (a copy in build/freeze/, since a frozen module
 # takes its file's name). The board still needs, on its filesystem, the 2-line /main.py
-# (import ucm_main / ucm_main.main()) and the page /www/index.html.gz (make deploy writes
-# both; README: Freezing).
+# (import ucm_main / ucm_main.main()), the page /www/index.html.gz and the set-up form
+# /www/setup.html (make deploy writes them; README: Freezing).
 # Manifests run with this file's folder as the current directory; relative paths below
 # are relative to it.
 
@@ -62,9 +62,12 @@ else:
 # boards/common/device.py sets the clock from NTP (micropython-lib's ntptime)
 require("ntptime")  # noqa: F821
 
-package("cta2045", base_path="lib")  # noqa: F821
-package("ucm", base_path="lib")  # noqa: F821
-package("ninebit", base_path="lib")  # noqa: F821
+# the modules only the host board imports stay out, as in make deploy (tools/deploy.py
+# HOST_ONLY; test_packaging checks that both freeze and copy the same files)
+_HOST_ONLY = ("ucm/trace.py", "ninebit/capture.py")
+for _pkg in ("cta2045", "ucm", "ninebit"):
+    _files = [n for n in _py(os.path.join("lib", _pkg)) if _pkg + "/" + n not in _HOST_ONLY]
+    package(_pkg, files=_files, base_path="lib")  # noqa: F821
 
 for _name in _py("firmware"):
     if _name != "main.py":

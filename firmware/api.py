@@ -27,6 +27,9 @@ BACKOFF_MS = 1000
 BACKOFF_MAX_MS = 60000
 FAILS_KEPT = 8
 BUSY_WAIT_S = 2  # ... this long, then get 503
+# A GET that puts traffic on the bus (?refresh=1, the setpoint): without the token, one
+# per BUS_FREE_MS for each of them (else 429); with it, any time
+BUS_FREE_MS = 10000
 CHUNK = 512  # JSON answers are written in pieces of about this many characters
 
 # Engine Result "result" -> HTTP status. 409: the SGD refused (an App NAK, docs section
@@ -40,11 +43,14 @@ _STATUS = {
 _REASONS = {
     200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
     405: "Method Not Allowed", 409: "Conflict", 411: "Length Required",
-    413: "Payload Too Large", 429: "Too Many Requests", 415: "Unsupported Media Type", 500: "Internal Server Error", 503: "Service Unavailable",
-    504: "Gateway Timeout",
+    403: "Forbidden", 413: "Payload Too Large", 415: "Unsupported Media Type", 429: "Too Many Requests",
+    500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout",
 }
 _SAFE = ("GET", "HEAD", "OPTIONS")  # the methods that need no token
-_BODY_TYPES = ("application/json", "", "application/x-www-form-urlencoded")
+# A body's Content-Type: JSON or none. What an HTML form on another site can send
+# (urlencoded, multipart, text/plain) is refused; JSON from another site's script needs
+# a CORS preflight, which this server never grants.
+_BODY_TYPES = ("application/json", "")
 # engine argument name -> API field name, for the engine's ValueError("field: ...")
 _API_FIELD = {"produce": "direction"}
 
@@ -108,14 +114,13 @@ class _Bad(Exception):
     pass
 
 
-def _bad(message, field=None, status=400):
-    return _json({"error": message, "field": field}, status)
+def _bad(message, field=None, status=400, headers=None):
+    return _json({"error": message, "field": field}, status, headers)
 
 
 def _body(req):
     # The JSON object sent; an empty body is {}. Its Content-Type must be
-    # application/json, none, or the form type that curl -d and Python's urllib put on
-    # any body (the body is still read as JSON); anything else gets 415.
+    # application/json or none; anything else gets 415.
     raw = req.body
     if not raw or not raw.strip():
         return {}
@@ -223,6 +228,8 @@ class ApiApp(Microdot):
         self.active = 0  # connections being handled
         self.busy = 0  # connections answered 503 because max_clients were busy
         self.fails = {}  # address -> [wrong tokens, blocked until ticks]
+        self.hosts = ("localhost",)  # names accepted in Host besides IP addresses ("*": any)
+        self.bus_gets = {}  # GET that puts traffic on the bus -> ticks of the last one without token
         self.set_token(token)
 
     def set_token(self, token):
@@ -267,10 +274,38 @@ class ApiApp(Microdot):
             wait = BACKOFF_MS << min(f[0] - FAILS_FREE, 6)
             f[1] = ticks_add(now, wait if wait < BACKOFF_MAX_MS else BACKOFF_MAX_MS)
 
+    def host_ok(self, host):
+        """True for a Host header naming this board: an IP address, or one of hosts
+        (its hostname, hostname.local, localhost, config http_hosts). Refusing other
+        names stops a DNS-rebinding page from reaching the API through the browser.
+        No Host (HTTP/1.0 tools) is accepted: browsers always send one."""
+        if not host or "*" in self.hosts:
+            return True
+        h = host.lower()
+        if h[0] == "[":  # IPv6 address
+            return True
+        h = h.partition(":")[0]
+        return not h.strip("0123456789.") or h in self.hosts
+
+    def bus_get(self, req, key):
+        """A GET that puts traffic on the bus: raises 429 when it comes without the
+        token sooner than BUS_FREE_MS after the last such one."""
+        if self.authorized(req):
+            return
+        now = ticks_ms()
+        last = self.bus_gets.get(key)
+        if last is not None and ticks_diff(now, last) < BUS_FREE_MS:
+            s = (BUS_FREE_MS - ticks_diff(now, last) + 999) // 1000
+            raise _Bad("without the token at most one per %d s: wait %d s" % (BUS_FREE_MS // 1000, s), None, 429,
+                       {"Retry-After": str(s)})
+        self.bus_gets[key] = now
+
     async def dispatch_request(self, req):
         res = None
         if req is not None:
-            if "Transfer-Encoding" in req.headers:  # chunked bodies are not read
+            if not self.host_ok(req.headers.get("Host")):
+                res = _json({"error": "Host is not a name of this board (config http_hosts)"}, 403)
+            elif "Transfer-Encoding" in req.headers:  # chunked bodies are not read
                 res = _json({"error": "send a Content-Length, not a Transfer-Encoding"}, 411)
             elif req.method.upper() not in _SAFE and not (req.path == "/api/setup" and not self.token_set):
                 addr = req.client_addr[0] if req.client_addr else None
@@ -400,7 +435,7 @@ async def _index(app, req, arg):
             return Response.send_file(f, content_type="text/html; charset=UTF-8",
                                       compressed=f.endswith(".gz"), max_age=0)
         except OSError:
-            app.log("api: page %s is missing; serving the endpoint index" % f)
+            app.log("api: no page %s" % f)
     page = app.page
     if page is None:
         import api_more
@@ -456,6 +491,7 @@ async def _cached(app, req, arg):
     name, kind = arg
     refresh = None
     if _flag(req, "refresh"):
+        app.bus_get(req, kind)
         refresh, err = await app.call(kind, {})
         if err:
             return err
@@ -553,7 +589,9 @@ def _crashed(req, exc):
     return _json({"error": "internal error"}, 500)
 
 
-async def _on_exception(req, exc):  # backstop: _endpoint catches its own
+async def _on_500(req, exc=None):  # backstop: _endpoint catches its own
+    if exc is None:
+        return _json({"error": "internal error"}, 500)
     return _crashed(req, exc)
 
 
@@ -575,12 +613,8 @@ async def _on_413(req):
     return _json({"error": "body too large (at most %d bytes)" % MAX_BODY}, 413)
 
 
-async def _on_500(req):
-    return _json({"error": "internal error"}, 500)
-
-
 def make_app(ucm, token, log=print, page=None, request_timeout_s=10, page_file=None, system=None,
-             max_clients=MAX_CLIENTS):
+             max_clients=MAX_CLIENTS, hosts=()):
     """The API app for the engine `ucm` (lib/ucm runner). token: the bearer token that
     every request changing state must carry (a non-empty str). log(str): where handler
     exceptions are reported (the token is masked). page: the HTML of GET / (bytes or
@@ -591,11 +625,12 @@ def make_app(ucm, token, log=print, page=None, request_timeout_s=10, page_file=N
     "firmware" object of /api/status, config (a Config or None), change(app, changes,
     fail), can_restart and restart_soon(); None: those endpoints answer 404/409.
     max_clients: requests handled at once (more wait up to BUSY_WAIT_S, then get 503).
+    hosts: the names besides IP addresses and localhost that Host may carry ("*": any).
 
     Sets Microdot's Request limits (class attributes, so for the whole process): body
     at most MAX_BODY bytes (else 413), lines at most MAX_LINE."""
     if type(token) is not str or token.strip() != token:
-        raise ValueError("token: a string without surrounding spaces (\"\" = not set yet)")
+        raise ValueError("token: a string without surrounding spaces")
     if not request_timeout_s > 0:
         raise ValueError("request_timeout_s: must be > 0")
     Request.max_content_length = MAX_BODY
@@ -606,11 +641,12 @@ def make_app(ucm, token, log=print, page=None, request_timeout_s=10, page_file=N
     app.page_file = page_file
     app.system = system
     app.max_clients = max_clients
+    app.hosts = ("localhost",) + tuple(h.lower() for h in hosts)
     app.route("/", methods=["GET"])(_endpoint)
     app.route("/<path:path>", methods=list(_METHODS))(_endpoint)
     app.options_handler = _options
     for key, handler in ((400, _on_400), (404, _on_404), (405, _on_405), (413, _on_413),
-                         (500, _on_500), (Exception, _on_exception)):
+                         (500, _on_500), (Exception, _on_500)):
         app.errorhandler(key)(handler)
     return app
 

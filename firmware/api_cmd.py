@@ -119,6 +119,7 @@ async def dr(app, req, name):
 
 
 async def get_setpoint(app, req, arg):
+    app.bus_get(req, "setpoint")
     return await app.command("get_setpoint", {})
 
 

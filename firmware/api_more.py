@@ -8,29 +8,12 @@ from api import _Bad, _body, _count, _json, _system
 from api_cmd import _DR, REQUIRED, _args, _optional
 from microdot import Response
 
-_SETUP = ("<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-          "<title>UCM set-up</title><h1>UCM set-up</h1><form id=f>"
-          "<p><label>Wi-Fi network <input name=ssid required></label>"
-          "<p><label>Wi-Fi password <input name=password type=password></label>"
-          "<p><label>API token (new, 8+ characters) <input name=token type=password></label>"
-          "<p><label>Current token (when one is set) <input name=old type=password></label>"
-          "<p><button>Save and restart</button></form><p id=r></p><script>"
-          "f.onsubmit=async e=>{e.preventDefault();const d=Object.fromEntries(new FormData(f));"
-          "const h={'Content-Type':'application/json'};if(d.old)h.Authorization='Bearer '+d.old;delete d.old;"
-          "const r=await fetch('/api/setup',{method:'POST',headers:h,body:JSON.stringify(d)});"
-          "const j=await r.json();document.getElementById('r').textContent=r.ok?"
-          "'Saved: the UCM restarts and joins '+d.ssid:'Refused: '+(j.error||r.status)+(j.field?' ('+j.field+')':'')}"
-          "</script>")
-
-
 def index_page():
     """The endpoint list (GET / on a board without its web page), from the route table."""
     import api
 
     routes = sorted(api._IMPL) + ["POST /api/dr/" + d[0] for d in _DR]
-    return ("<!doctype html><meta charset=utf-8><title>CTA-2045 UCM</title><h1>CTA-2045 UCM</h1><p>JSON API; POST"
-            " and PUT need the header <code>Authorization: Bearer &lt;token&gt;</code>.</p><ul>%s</ul>"
-            % "".join("<li><code>%s</code>" % r for r in routes))
+    return "<!doctype html><title>CTA-2045 UCM</title><pre>%s</pre>" % "\n".join(routes)
 
 
 async def put_config(app, req, arg):
@@ -56,7 +39,12 @@ async def restart(app, req, arg):
 
 
 async def setup_page(app, req, arg):
-    return Response(_SETUP, 200, {"Content-Type": "text/html; charset=UTF-8"})
+    # www/setup.html beside the page (make deploy puts both there)
+    f = app.page_file or "www/"
+    try:
+        return Response.send_file(f[:f.rfind("/") + 1] + "setup.html", content_type="text/html; charset=UTF-8", max_age=0)
+    except OSError:
+        raise _Bad("no set-up page on this board (make deploy puts it in /www)", None, 404)
 
 
 async def setup(app, req, arg):
@@ -104,7 +92,7 @@ async def nb_params(app, req, arg):
     since = req.args.get("since")
     if since is not None:
         if not (since and len(since) <= 10 and not since.strip("0123456789")):
-            raise _Bad("must be milliseconds since start (an integer >= 0)", "since")
+            raise _Bad("must be an integer >= 0 (ms since start)", "since")
         since = int(since)
     from ucm.clock import ticks_diff
 

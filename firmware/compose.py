@@ -46,7 +46,7 @@ async def build(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
     port = None
     if ninebit is None:
         port = board.open_port(cfg, pins) if device else board.open_port(cfg)
-    ucm = Ucm(port, Settings(**cfg["settings"]), board.unix_time, None if quiet else system.trace_line)
+    ucm = Ucm(port, Settings(**cfg["settings"]), board.unix_time, None if quiet else getattr(board, "trace_line", None))
     wifi = None
     if hasattr(board, "network"):
         from wifi import Wifi
@@ -55,7 +55,10 @@ async def build(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
         wifi = Wifi(board.network(), cfg, ucm.set_upstream, log, board.ntp_sync)
         sup.add("wifi", wifi.run, system.counter(wifi, "loops"))
     state = system.System(board, config, ucm, sup, wifi, log, bus, ninebit)
-    app = api.make_app(ucm, cfg["token"], log=log, page_file=page, system=state, max_clients=cfg["http_clients"])
+    name = cfg["wifi"]["hostname"]
+    hosts = [name, name + ".local"] + [h.strip() for h in cfg["http_hosts"].split(",") if h.strip()]
+    app = api.make_app(ucm, cfg["token"], log=log, page_file=page, system=state, max_clients=cfg["http_clients"],
+                       hosts=hosts)
     if ninebit is None:
         sup.add("engine", ucm.run, system.counter(ucm, "polls"))
         if hasattr(port, "recv_into"):
@@ -70,7 +73,7 @@ async def build(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
     if config.error:
         log("config: %s" % config.error)
     if not cfg["token"]:
-        log("ucm: no API token configured: changes are refused until one is set (set-up page)")
+        log("ucm: no API token yet: changes are refused until one is set (set-up page)")
     log("ucm: HTTP API on http://%s:%d/" % (host, cfg["http_port"]))
     board.system = state  # at the REPL after Ctrl-C: board.system.status()
     return sup, wdt
@@ -109,26 +112,11 @@ async def _choose_bus(board, cfg, pins, log, wdt=None):
     return bus, nb
 
 
-def host_config(board, argv):
-    # The host board takes its options from the command line: a Config without a file
-    from config import Config
-
-    o = board.options(argv)
-    c = Config(None)
-    c.update({"http_port": o["http_port"], "settings": o["settings"], "bus": o["bus"],
-              "http_clients": o["http_clients"]})
-    c.data["token"] = o["token"]  # from UCM_TOKEN (8..128 characters, board.options), or generated
-    c.source = "command line"
-    c.error = None
-    return o, c
-
-
 def prepare(board, argv=None):
     """(config, HTTP host, quiet, page file) for main(): from the command line on the
     host board, from the config file on a device. ValueError for bad options."""
-    if hasattr(board, "options"):
-        o, config = host_config(board, argv)
-        return config, o["http_host"], o["quiet"], o["page"]
+    if hasattr(board, "prepare"):  # the host board: from its command line
+        return board.prepare(argv)
     from config import Config
 
     return Config(board.CONFIG_PATH, board.DEFAULTS).load(), "0.0.0.0", True, board.PAGE

@@ -1,6 +1,6 @@
 # The device's configuration: one JSON file on flash holding what differs from the
 # defaults below. Loading never fails: a missing or corrupt file gives the defaults and
-# says why (shown in /api/status). Saving is atomic: a temporary file, then os.rename,
+# says why (shown in /api/status); a bad key in it takes its default alone. Saving is atomic: a temporary file, then os.rename,
 # which replaces the old file in one step on LittleFS (the rp2/esp32 default).
 #   c = Config("ucm.json"); c.load(); c.data["wifi"]["ssid"]; c.update({...}); c.save()
 
@@ -17,6 +17,9 @@ DEFAULTS = {
     # HTTP requests handled at once; more wait up to 2 s for a slot, then get 503. Each
     # one in progress holds a few KB of heap (README: RAM)
     "http_clients": 4,
+    # names this board answers to besides its IP addresses, wifi.hostname(.local) and
+    # localhost, comma-separated (e.g. a router's DNS name "ucm.fritz.box"); "*" = any
+    "http_hosts": "",
     "ntp_host": "pool.ntp.org",
     "transceiver": "de",  # "de": DE/RE on a GPIO; "auto": auto-direction part
     # the protocol on the socket: "cta2045"; "ninebit-listen" (the 9-bit bus, receive
@@ -30,70 +33,26 @@ DEFAULTS = {
     "settings": {},  # engine settings (README: engine settings table)
 }
 SECRETS = (("wifi", "password"), ("ap", "password"), (None, "token"))
-# Keys applied without a restart; any other change takes effect after one
+# Keys applied without a restart; any other change takes effect after one (and the
+# engine settings named in ucm.settings.Settings._RESTART). Each key's range is in
+# config_check.py, imported only while a config is checked.
 LIVE = ("settings", "token")
-_PINS = ("uart", "tx", "rx", "de", "led")
-_RANGES = {"http_clients": (1, 16)}
-_CHOICES = {"transceiver": ("de", "auto"), "bus": ("cta2045", "ninebit-listen", "ninebit", "auto")}
-
-
 def _copy(d):
     return json.loads(json.dumps(d))
 
 
-def _check(changes, base, path=""):
-    # changes must be a dict whose keys exist in base with values of the same type;
-    # "pins" and "settings" are checked by check_free
-    if type(changes) is not dict:
-        raise ValueError("%s: must be an object" % (path[:-1] or "config"))
-    for k in changes:
-        v = changes[k]
-        where = path + k
-        if k not in base:
-            raise ValueError("%s: unknown key" % where)
-        ref = base[k]
-        if k in ("pins", "settings") and not path:
-            _check_free(k, v)
-        elif type(ref) is dict:
-            _check(v, ref, where + ".")
-        elif type(v) is not type(ref):
-            raise ValueError("%s: must be %s" % (where, {int: "an integer", str: "a string"}.get(type(ref), type(ref).__name__)))
-        elif k in _CHOICES and v not in _CHOICES[k]:
-            raise ValueError("%s: one of %s" % (where, ", ".join(_CHOICES[k])))
-        elif type(v) is int and v < 0:
-            raise ValueError("%s: must be >= 0" % where)
-        elif k in _RANGES and not path and not _RANGES[k][0] <= v <= _RANGES[k][1]:
-            raise ValueError("%s: must be %d..%d" % ((where,) + _RANGES[k]))
-        elif k == "password" and v and path == "ap." and not 8 <= len(v) <= 63:
-            raise ValueError("ap.password: 8..63 characters, or empty for an open access point")
-        elif k == "token" and v and (len(v) < 8 or v.strip() != v or len(v) > 128):
-            raise ValueError("token: 8..128 characters without surrounding spaces")
-
-
-def _check_free(k, v):
-    if type(v) is not dict:
-        raise ValueError("%s: must be an object" % k)
-    if k == "pins":
-        for p in v:
-            if p not in _PINS:
-                raise ValueError("pins.%s: unknown pin (%s)" % (p, ", ".join(_PINS)))
-            if type(v[p]) not in (int, str):
-                raise ValueError("pins.%s: a pin number or name" % p)
-    else:
-        from ucm.settings import Settings
-
-        try:
-            Settings(**v)
-        except ValueError as e:
-            raise ValueError("settings: %s" % e)
-
-
-def _merge(dst, src):
+def _merge(dst, src, base):
+    # src over dst; null puts base's value back; pins and settings are replaced whole
     for k in src:
-        if type(src[k]) is dict and k not in ("pins", "settings"):
-            _merge(dst[k], src[k])
+        v = src[k]
+        if v is None:
+            dst[k] = _copy(base[k])
+        elif type(v) is dict and k not in ("pins", "settings"):
+            _merge(dst[k], v, base[k])
+        elif type(v) is dict:
+            dst[k] = {j: v[j] for j in v if v[j] is not None}
         else:
-            dst[k] = src[k]
+            dst[k] = v
 
 
 class Config:
@@ -101,7 +60,7 @@ class Config:
         self.path = path
         self.base = _copy(DEFAULTS)
         if defaults:
-            _merge(self.base, defaults)
+            _merge(self.base, defaults, self.base)
         self.data = _copy(self.base)
         self.source = "defaults"  # "file" once a file was read
         self.error = None  # why the file was not used
@@ -122,24 +81,30 @@ class Config:
             except ValueError as e:
                 self.error = "%s is not valid JSON (%s): using the defaults" % (path, e)
                 return self
-            try:
-                _check(d, self.base)
-            except ValueError as e:
-                self.error = "%s: %s: using the defaults" % (path, e)
+            if type(d) is not dict:
+                self.error = "%s is not a JSON object: using the defaults" % path
                 return self
-            _merge(self.data, d)
+            from config_check import usable
+
+            bad = []
+            _merge(self.data, usable(d, self.base, bad), self.base)
             self.source = "file"
+            if bad:  # a bad key costs only itself, never a dead board
+                self.error = "%s: %s: those keys use their defaults" % (path, "; ".join(bad))
             return self
         self.error = "no %s: using the defaults" % self.path
         return self
 
     def update(self, changes):
-        """Apply a partial config (nested like the file). Raises ValueError("key: why")
-        and changes nothing when any part is invalid. Returns the top-level keys that
+        """Apply a partial config (nested like the file; null = back to the default;
+        pins and settings are replaced whole). Raises ValueError("key: why") and changes
+        nothing when any part is invalid. Returns the top-level keys that
         changed value."""
-        _check(changes, self.base)
+        from config_check import check
+
+        check(changes, self.base)
         new = _copy(self.data)
-        _merge(new, changes)
+        _merge(new, changes, self.base)
         changed = [k for k in new if new[k] != self.data[k]]
         self.data = new
         return changed

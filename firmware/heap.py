@@ -4,6 +4,7 @@
 # two collections. Where the runtime has no heap counters (CPython) every figure is None.
 
 import gc
+import sys
 
 THRESHOLD = 4096  # collect after this many bytes allocated (see start())
 low = None  # the lowest mem_free() seen
@@ -42,3 +43,17 @@ def status():
         return {"mem_free": None, "mem_alloc": None, "mem_free_low": None}
     alloc = getattr(gc, "mem_alloc", None)
     return {"mem_free": f, "mem_alloc": alloc() if alloc else None, "mem_free_low": low}
+
+
+def drop(*names):
+    """Forget modules that are needed now and then (compose at start-up, the config
+    checks): their code leaves the heap at the next collection, and a later import
+    loads them again. Only for modules nothing keeps a reference to."""
+    for n in names:
+        if sys.modules.pop(n, None) is not None:
+            pkg, _, leaf = n.rpartition(".")
+            if pkg in sys.modules:
+                try:
+                    delattr(sys.modules[pkg], leaf)
+                except AttributeError:
+                    pass

@@ -19,7 +19,7 @@ async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
 
     sup, wdt = await compose.build(board, config, host, quiet, log, page)
     del compose
-    sys.modules.pop("compose", None)  # start-up code: off the heap from now on
+    heap.drop("compose", "config_check", "ucm.limits")  # start-up code: off the heap from now on
     free = heap.collect()
     if free is not None:
         log("ucm: started, mem_free %d, mem_alloc %s" % (free, heap.status()["mem_alloc"]))

@@ -2,15 +2,13 @@
 # from the board's 9-bit port, keeps the last frames, the rejected ones and the
 # parameter table, and, in the "ninebit" personality only, sends frames the API gives.
 # Ports (boards/): async recv_symbols(buf) -> n symbols (byte | FLAG) into an array of
-# 16-bit words (RP2040 PIO), or async recv_into(buf) -> n bytes without the 9th bit
-# (ESP32; the reader's plain mode), or a non-blocking readinto(buf) of a Linux PARMRK
-# capture stream (host board). Sending: async write_frame(frame) sets the 9th bit on
+# 16-bit words (RP2040 PIO; the host board's Linux capture stream too), or async
+# recv_into(buf) -> n bytes without the 9th bit (ESP32; the reader's plain mode). Sending: async write_frame(frame) sets the 9th bit on
 # the first byte; a port without it cannot send.
 
 import array
 import asyncio
 
-from ninebit.capture import Unescaper
 from ninebit.frame import BLOCK, describe, valid
 from ninebit.params import ParamTable
 from ninebit.reader import Reader
@@ -23,8 +21,7 @@ class NineBitBus:
         self.transmit = transmit and hasattr(port, "write_frame")
         self.clock = clock
         self.boot = clock()
-        self.plain = not hasattr(port, "recv_symbols") and not hasattr(port, "readinto")
-        self.capture = hasattr(port, "readinto") and not hasattr(port, "recv_symbols")
+        self.plain = not hasattr(port, "recv_symbols")
         self.reader = Reader(self._on_frame, self._on_error, flagged=not self.plain, gap_ms=gap_ms)
         self.params = ParamTable()
         self._log = [None] * log_size
@@ -57,18 +54,6 @@ class NineBitBus:
                 self.loops += 1
                 self.reader.feed_symbols(buf, clock(), n)
         buf = bytearray(128)
-        if self.capture:  # host: a PARMRK stream from a tty, polled
-            un = Unescaper()
-            syms = []
-            while True:
-                self.loops += 1
-                n = p.readinto(buf)
-                if n:
-                    del syms[:]
-                    un.feed(buf[:n], syms)
-                    self.reader.feed_symbols(syms, clock())
-                else:
-                    await sleep_ms(5)
         while True:  # no 9th bit
             n = await p.recv_into(buf)
             self.loops += 1

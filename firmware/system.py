@@ -1,6 +1,5 @@
 # The running firmware's own objects (resident after start-up): System, the firmware's
-# side of the API (status, config changes, restarts), the frame trace line, the status
-# LED task, and the coroutine factories the supervisor restarts. Everything that is
+# side of the API (status, config changes, restarts), the status LED task, and the coroutine factories the supervisor restarts. Everything that is
 # needed only to start is in compose.py, which is dropped from the heap once composed.
 
 import asyncio
@@ -8,15 +7,6 @@ import asyncio
 import heap
 
 VERSION = "0.2.0"
-
-
-def trace_line(d, data, now, note):
-    """One line per frame on the wire: seconds since start, direction, hex, what it is."""
-    from cta2045.message import hexstr
-    from ucm.trace import describe
-
-    arrow = "UCM->SGD" if d == "tx" else "SGD->UCM"
-    print("%10.3f %s %-24s %s" % (now / 1000, arrow, hexstr(data), note or describe(data)))
 
 
 class System:
@@ -51,7 +41,14 @@ class System:
 
     def change(self, app, changes, fail):
         """Apply and save a partial config; engine settings and the token at once."""
+        try:
+            return self._change(app, changes, fail)
+        finally:
+            heap.drop("config_check", "ucm.limits")  # the checks: off the heap again
+
+    def _change(self, app, changes, fail):
         c = self.config
+        old = c.data["settings"]
         try:
             changed = c.update(changes)
         except ValueError as e:
@@ -63,13 +60,20 @@ class System:
                 saved = True
             except OSError as e:
                 self.log("config: cannot save %s: %s" % (c.path, e))
-        if "settings" in changed:
-            self.ucm.engine.s.update(c.data["settings"])
-        if "token" in changed:
-            app.set_token(c.data["token"])
         from config import LIVE
 
         later = [k for k in changed if k not in LIVE]
+        if "settings" in changed:
+            # live, except the settings that size buffers at start: those after a restart
+            s = self.ucm.engine.s
+            new = dict(c.data["settings"])
+            for k in s._RESTART:
+                if new.get(k) != old.get(k):
+                    later.append("settings." + k)
+                new[k] = getattr(s, k)
+            s.update(new, True)
+        if "token" in changed:
+            app.set_token(c.data["token"])
         if changed:
             self.log("config: changed %s%s" % (", ".join(changed), "" if saved else " (not saved)"))
         return {"config": c.public(), "changed": changed, "saved": saved, "restart_needed": later}

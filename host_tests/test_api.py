@@ -151,7 +151,7 @@ class Env:
             body = json.dumps(body)
         if body is not None:
             h.setdefault("Content-Type", "application/json")
-        return asyncio.run(TestClient(self.app).request(method, path, headers=h, body=body))
+        return asyncio.run(TestClient(self.app, host="127.0.0.1").request(method, path, headers=h, body=body))
 
     def get(self, path, **kw):
         return self.request("GET", path, token=kw.pop("token", None), **kw)
@@ -314,17 +314,18 @@ def test_get_setpoint_needs_no_token(env):
 
 
 @pytest.mark.parametrize("ctype", ["application/json; charset=utf-8", "Application/JSON", " application/json ;x=1",
-                                   None, "", "application/x-www-form-urlencoded"])  # no type, curl -d, urllib
+                                   None, ""])
 def test_accepted_content_types(env, ctype):
     headers = {"Authorization": "Bearer " + TOKEN}
     if ctype is not None:
         headers["Content-Type"] = ctype
-    r = asyncio.run(TestClient(env.app).request("POST", "/api/dr/shed", body='{"duration_s": 60}', headers=headers))
+    r = asyncio.run(TestClient(env.app, host="127.0.0.1").request("POST", "/api/dr/shed", body='{"duration_s": 60}', headers=headers))
     assert_json(r, 200)
     assert env.ucm.calls == [("shed", {"duration_s": 60})]
 
 
 @pytest.mark.parametrize("ctype", ["text/plain", "text/plain\x00", "multipart/form-data; boundary=x",
+                                   "application/x-www-form-urlencoded",  # curl -d, urllib, an HTML form
                                    "application/jsonp", "application/xml", "garbage"])
 def test_other_content_types_415(env, ctype):
     r = env.post("/api/dr/shed", '{"duration_s": 60}', headers={"Content-Type": ctype})
@@ -677,7 +678,7 @@ class Server:
             s.close()
 
     def get_status(self):
-        return self.raw(b"GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n")
+        return self.raw(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 
 
 def read_all(s, timeout):
@@ -712,7 +713,7 @@ AUTH = ("Authorization: Bearer %s\r\n" % TOKEN).encode()
 
 
 def post(path, body, extra=b""):
-    return b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + AUTH + \
+    return b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" + AUTH + \
         extra + b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
@@ -816,7 +817,7 @@ def assert_closed_after_timeout(s, t0):
     assert data == b"" and 0.4 < elapsed < 2.0, (data, elapsed)
 
 
-@pytest.mark.parametrize("first", [b"", b"GET /api/sta", b"GET /api/status HTTP/1.1\r\nHost: x\r\n",
+@pytest.mark.parametrize("first", [b"", b"GET /api/sta", b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n",
                                    post(b"/api/dr/shed", b'{"duration_s": 600}')[:-6]],
                          ids=["silent", "half-request-line", "headers-unfinished", "body-unfinished"])
 def test_stalled_client_does_not_block_others(server, first):
@@ -838,7 +839,7 @@ def test_slow_client_is_cut_at_timeout(server):
     s = server.connect()
     t0 = time.monotonic()
     try:
-        request = b"GET /api/status HTTP/1.1\r\nHost: x\r\n" + b"X-Slow: 1\r\n" * 100 + b"\r\n"
+        request = b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: 1\r\n" * 100 + b"\r\n"
         for i in range(len(request)):  # one byte every 20 ms: 0.5 s is not enough
             try:
                 s.sendall(request[i:i + 1])
@@ -967,3 +968,72 @@ def test_wrong_tokens_back_off_per_address(server):
     assert server.raw(good, timeout=5)[0] == 200  # the wait is over: the right token clears it
     assert server.raw(bad, timeout=5)[0] == 401
     assert server.get_status()[0] == 200  # reading needs no token and is never held back
+
+
+# --- cross-site: Host names, and GETs that put traffic on the bus ----------------------
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.1:8080", "192.168.1.50", "[::1]:80", "[fe80::1]",
+                                  "localhost", "LOCALHOST:8080", "ucm", "ucm.local", "UCM.Local:80", "heater.lan"])
+def test_host_names_of_the_board_are_served(host):
+    e = Env(hosts=["ucm", "ucm.local", "heater.lan"])
+    r = asyncio.run(TestClient(e.app, host=host).request("GET", "/api/status"))
+    assert_json(r, 200)
+
+
+@pytest.mark.parametrize("host", ["attacker.example", "ucm.attacker.example", "192.168.1.50.nip.io", "localhost.evil",
+                                  "ucm.local.evil", "heater.lan.evil:80", "evil", "1.2.3.4x"])
+@pytest.mark.parametrize("method, path", [("GET", "/api/status"), ("POST", "/api/dr/shed"), ("GET", "/api/sgd/info?refresh=1"),
+                                          ("PUT", "/api/config"), ("GET", "/api/log")])
+def test_other_host_names_are_refused_before_anything_runs(host, method, path):
+    # a DNS-rebinding page reaches the board under its own name: 403, even with the
+    # token (the browser would send a stored one), nothing read, nothing sent
+    e = Env(hosts=["ucm", "ucm.local", "heater.lan"])
+    r = asyncio.run(TestClient(e.app, host=host).request(
+        method, path, headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"},
+        body='{"duration_s": 60}' if method != "GET" else None))
+    assert assert_json(r, 403)["error"].startswith("Host is not a name of this board")
+    assert e.ucm.calls == [] and e.ucm.frames_asked == []
+
+
+def test_any_host_with_a_star():
+    e = Env(hosts=["*"])
+    assert_json(asyncio.run(TestClient(e.app, host="proxy.example.org").request("GET", "/api/status")), 200)
+
+
+def test_no_host_header_is_served(server):
+    # HTTP/1.0 tools send none; every browser sends one
+    st, body = server.raw(b"GET /api/status HTTP/1.0\r\n\r\n")
+    assert st == 200 and json.loads(body)["link"]
+    st, body = server.raw(b"GET /api/status HTTP/1.1\r\nHost: attacker.example\r\n\r\n")
+    assert st == 403
+
+
+@pytest.mark.parametrize("path, kind", [("/api/sgd/info?refresh=1", "refresh_info"), ("/api/sgd/energy?refresh=1", "refresh_energy"),
+                                        ("/api/sgd/setpoint", "get_setpoint")])
+def test_bus_gets_without_token_are_rate_limited(env, path, kind, monkeypatch):
+    now = [1000]
+    monkeypatch.setattr(api, "ticks_ms", lambda: now[0])
+    env.ucm.script[kind] = "reply"
+    assert_json(env.get(path), 200)
+    r = env.get(path)
+    assert assert_json(r, 429)["error"].startswith("without the token at most one per 10 s")
+    assert r.headers["Retry-After"] == "10"
+    now[0] += 9500
+    assert env.get(path).headers["Retry-After"] == "1"
+    assert env.ucm.calls == [(kind, {})]  # only the first one reached the bus
+    for _ in range(3):  # with the token: any time
+        assert_json(env.get(path, token=TOKEN), 200)
+    assert len(env.ucm.calls) == 4
+    now[0] += 500
+    assert_json(env.get(path), 200)
+    assert_json(env.get("/api/sgd/info"), 200)  # the cached data is never limited
+    assert_json(env.get("/api/sgd/info?refresh=0"), 200)
+
+
+def test_bus_get_limits_are_per_route(env, monkeypatch):
+    monkeypatch.setattr(api, "ticks_ms", lambda: 5000)
+    for kind in ("refresh_info", "refresh_energy", "get_setpoint"):
+        env.ucm.script[kind] = "reply"
+    for path in ("/api/sgd/info?refresh=1", "/api/sgd/energy?refresh=1", "/api/sgd/setpoint"):
+        assert_json(env.get(path), 200)
+    assert len(env.ucm.calls) == 3

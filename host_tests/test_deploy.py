@@ -34,6 +34,7 @@ EXPECTED = [
     "/lib/microdot/__init__.mpy",
     "/lib/microdot/microdot.mpy",
     "/www/index.html.gz",
+    "/www/setup.html",
 ]
 
 
@@ -353,6 +354,22 @@ def test_mpremote_command_lines(tmp_path):
     assert commands[1].startswith("fs cp -r build/deploy/pico_w/lib/cta2045 build/deploy/pico_w/lib/microdot build/deploy/pico_w/lib/ninebit build/deploy/pico_w/lib/ucm :/lib/")
     assert commands[2].startswith("fs cp build/deploy/pico_w/lib/api.mpy") and commands[2].endswith(" :/lib/")
     assert "build/deploy/pico_w/lib/board.mpy" in commands[2]
-    assert commands[3] == "fs cp build/deploy/pico_w/www/index.html.gz :/www/"
+    assert commands[3] == "fs cp build/deploy/pico_w/www/index.html.gz build/deploy/pico_w/www/setup.html :/www/"
     assert commands[-2:] == ["fs cp build/deploy/pico_w/main.py :/main.py", "reset"]
     assert not any(":/ucm.json" in c for c in commands)  # the board has one
+
+
+@pytest.mark.parametrize("board", ["pico_w", "esp32"])
+def test_host_only_modules_stay_off_devices(board):
+    # the frame trace and the Linux capture reader are imported only on the host board
+    dests = [it.dest for it in deploy.files(board, page=False)]
+    assert "/lib/ucm/trace.mpy" not in dests and "/lib/ninebit/capture.mpy" not in dests
+    assert "/lib/ucm/engine.mpy" in dests and "/lib/ninebit/reader.mpy" in dests
+    host = [it.dest for it in deploy.files("host", page=False, host=True)]
+    assert "/lib/ucm/trace.mpy" in host and "/lib/ninebit/capture.mpy" in host
+    for src in deploy.HOST_ONLY:  # no device module imports them at its top level
+        mod = src[4:-3].replace("/", ".")
+        for it in deploy.files(board, page=False):
+            if it.kind == "mpy" and it.group == "budget":
+                text = open(it.src).read()
+                assert not re.search(r"^(from %s import|import %s)" % (re.escape(mod), re.escape(mod)), text, re.M), (it.src, mod)

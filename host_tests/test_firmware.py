@@ -7,6 +7,7 @@
 import asyncio
 import gc
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -23,6 +24,9 @@ import rig
 import sgd_sim
 import supervisor
 import wifi as wifi_mod
+from ucm.settings import Settings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TOKEN = "test-token-1234"
 HOME = {"ssid": "home", "password": "correct horse"}
@@ -31,6 +35,8 @@ HOME = {"ssid": "home", "password": "correct horse"}
 @pytest.fixture(autouse=True)
 def device(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # the board's flash: ucm.json lives here
+    (tmp_path / "www").mkdir()  # and the set-up page, as make deploy puts it there
+    (tmp_path / "www" / "setup.html").write_bytes(open(os.path.join(ROOT, "firmware", "www", "setup.html"), "rb").read())
     monkeypatch.setattr(gc, "mem_free", lambda: 150000, raising=False)
     monkeypatch.setattr(supervisor, "STALL_MS", 1500)
     monkeypatch.setattr(supervisor, "PERIOD_MS", 100)
@@ -173,6 +179,123 @@ def test_boot_on_a_fresh_board(device):
     run(go())
 
 
+def _raw(port, head, body=b""):
+    # one HTTP/1.1 request written as a browser would send it; (status, body text)
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), 5) as c:
+        c.sendall(head.replace(b"\n", b"\r\n") + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        data = b""
+        while True:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    status = int(data.split(b" ", 2)[1])
+    return status, data.partition(b"\r\n\r\n")[2].decode()
+
+
+ATTACK = b'{"ssid": "evil-net", "password": "evil-pass", "token": "attacker-token"}'
+
+
+def test_first_set_up_cannot_be_done_by_another_site(device):
+    # A board deployed with Wi-Fi but no token takes the set-up form without a token.
+    # A page on any other site may make the owner's browser post to it: as an HTML
+    # form (urlencoded, multipart, text/plain: the only types a form can send without
+    # CORS) or, after DNS rebinding, as JSON under the attacker's host name. Each is
+    # refused and nothing is saved; the real form (JSON to the board's address) works.
+    write_config(device, {"wifi": HOME})
+
+    async def go():
+        u = await Unit().start()
+        await u.until(u.link_up, what="link up")
+        origin = b"Origin: http://attacker.example\nReferer: http://attacker.example/x.html\n"
+        for ctype, status in ((b"application/x-www-form-urlencoded", 415), (b"text/plain", 415),
+                              (b"multipart/form-data; boundary=x", 415), (b"text/plain;charset=UTF-8", 415)):
+            st, text = await asyncio.to_thread(_raw, u.port, b"POST /api/setup HTTP/1.1\nHost: 127.0.0.1:%d\n"
+                                               % u.port + origin + b"Content-Type: " + ctype + b"\n", ATTACK)
+            assert st == status, (ctype, st, text)
+        # DNS rebinding: the attacker's name now points at the board, JSON is same-origin
+        for host in (b"attacker.example", b"ucm.attacker.example:80", b"192.168.1.50.nip.io"):
+            st, text = await asyncio.to_thread(_raw, u.port, b"POST /api/setup HTTP/1.1\nHost: " + host + b"\n"
+                                               b"Content-Type: application/json\n", ATTACK)
+            assert st == 403 and "http_hosts" in text, (host, st, text)
+            st, text = await asyncio.to_thread(_raw, u.port, b"GET /api/status HTTP/1.1\nHost: " + host + b"\n")
+            assert st == 403, host  # and it cannot read anything either
+        assert not u.system.config.data["token"] and machine.state["resets"] == 0
+        assert "evil" not in open("ucm.json").read()
+        st, text = await asyncio.to_thread(_raw, u.port, b"GET /api/status HTTP/1.1\nHost: ucm.local\n")
+        assert st == 200  # the board's own names work
+        st, text = await asyncio.to_thread(_raw, u.port, b"POST /api/setup HTTP/1.1\nHost: 127.0.0.1\n"
+                                           b"Content-Type: application/json\n", ATTACK)
+        assert st == 200 and u.system.config.data["token"] == "attacker-token"  # the owner's own form
+        u.stop()
+
+    run(go())
+
+
+def test_http_hosts_adds_names(device):
+    write_config(device, {"token": TOKEN, "wifi": dict(HOME, hostname="heater"), "http_hosts": "heater.fritz.box, ucm.lan"})
+
+    async def go():
+        u = await Unit().start()
+        for host, status in ((b"heater", 200), (b"HEATER.local:80", 200), (b"heater.fritz.box", 200), (b"ucm.lan:8080", 200),
+                             (b"ucm", 403), (b"ucm.local", 403), (b"fritz.box", 403), (b"[::1]:80", 200), (b"10.0.0.7", 200)):
+            st, _ = await asyncio.to_thread(_raw, u.port, b"GET /api/status HTTP/1.1\nHost: " + host + b"\n")
+            assert st == status, host
+        u.stop()
+
+    run(go())
+
+
+def test_settings_apply_live_and_a_removed_one_gets_its_default_back(device):
+    write_config(device, {"token": TOKEN, "wifi": HOME, "settings": {"t_ma_ms": 150, "heartbeat_ms": 30000}})
+
+    async def go():
+        u = await Unit().start()
+        s = u.system.ucm.engine.s
+        assert s.t_ma_ms == 150 and s.heartbeat_ms == 30000
+        st, r = await u.json("PUT", "/api/config", {"settings": {"heartbeat_ms": 30000}}, TOKEN)
+        assert st == 200 and r["restart_needed"] == []
+        assert s.t_ma_ms == 50 and s.heartbeat_ms == 30000  # t_ma_ms left the config: back to 50 now
+        st, r = await u.json("PUT", "/api/config", {"settings": {"t_ma_ms": 0}}, TOKEN)
+        assert st == 400 and r["field"] == "settings.t_ma_ms" and r["error"] == "must be 40..200"
+        # a buffer size applies after a restart, and the engine keeps its own until then
+        st, r = await u.json("PUT", "/api/config", {"settings": {"log_size": 16, "t_ar_ms": 200}}, TOKEN)
+        assert st == 200 and r["restart_needed"] == ["settings.log_size"]
+        assert s.log_size == 64 and s.t_ar_ms == 200 and s.heartbeat_ms == Settings.heartbeat_ms
+        st, r = await u.json("PUT", "/api/config", {"settings": None}, TOKEN)
+        assert st == 200 and s.t_ar_ms == Settings.t_ar_ms
+        assert "settings" not in json.loads(open("ucm.json").read())
+        u.stop()
+
+    run(go())
+
+
+def test_a_saved_config_that_would_brick_the_board_boots_with_those_keys_at_default(device):
+    # written by hand or by an older firmware: the board still starts, the good keys
+    # apply, each bad one takes its default and /api/status names it
+    write_config(device, {"token": TOKEN, "wifi": HOME, "watchdog_ms": 1, "http_port": 70000,
+                          "settings": {"log_size": 0, "baud": 0, "t_ma_ms": 0, "heartbeat_ms": 30000},
+                          "pins": {"uart": 99}})
+
+    async def go():
+        u = await Unit().start()
+        await u.until(u.link_up, what="link up")
+        st, s = await u.json("GET", "/api/status")
+        c = s["firmware"]["config"]
+        assert c["source"] == "file"
+        for key in ("watchdog_ms", "http_port", "settings.log_size", "settings.baud", "settings.t_ma_ms", "pins.uart"):
+            assert key in c["error"], (key, c["error"])
+        assert machine.wdts and machine.wdts[-1].timeout == 8000
+        e = u.system.ucm.engine.s
+        assert e.heartbeat_ms == 30000 and e.log_size == 64 and e.t_ma_ms == 50
+        assert any("those keys use their defaults" in line for line in u.logs)
+        u.stop()
+
+    run(go())
+
+
 def test_corrupt_config_falls_back_to_defaults(device):
     (device / "ucm.json").write_text('{"wifi": {"ssid": "ho')
 
@@ -190,9 +313,10 @@ def test_corrupt_config_falls_back_to_defaults(device):
 
 
 def test_wrong_types_in_the_file_fall_back_too(device):
-    write_config(device, {"http_port": "eighty"})
+    write_config(device, {"http_port": "eighty", "wifi": HOME})
     c = config_mod.Config("ucm.json").load()
-    assert c.source == "defaults" and "http_port: must be an integer" in c.error
+    assert c.source == "file" and "http_port: must be an integer" in c.error
+    assert c.data["http_port"] == 80 and c.data["wifi"]["ssid"] == HOME["ssid"]
 
 
 def test_config_put_applies_saves_and_hides_secrets(device):
@@ -213,7 +337,7 @@ def test_config_put_applies_saves_and_hides_secrets(device):
         on_flash = json.loads(open("ucm.json").read())
         assert on_flash["settings"] == {"heartbeat_ms": 30000} and on_flash["wifi"]["ssid"] == "other"
         assert on_flash["wifi"]["password"] == HOME["password"] and on_flash["transceiver"] == "auto"
-        for body, field in (({"settings": {"heartbeat_ms": "x"}}, "settings"), ({"nope": 1}, "nope"),
+        for body, field in (({"settings": {"heartbeat_ms": "x"}}, "settings.heartbeat_ms"), ({"nope": 1}, "nope"),
                             ({"transceiver": "rs232"}, "transceiver"), ({"ap": {"password": "short"}}, "ap.password"),
                             ({"pins": {"cs": 3}}, "pins.cs"), ({"http_port": -1}, "http_port")):
             st, r = await u.json("PUT", "/api/config", body, TOKEN)

@@ -1,6 +1,7 @@
 # The firmware process against a hostile heater on a real pty: floods of 0x08 bytes
 # (each a header with an oversize length) and of random bytes, with the simulated heater
-# still on the line. Under MicroPython's unix port (the .mpy deploy tree, a device-sized
+# still on the line; floods of valid frames that each want an answer, oversize lengths
+# and a stray "max payload 0x00". Under MicroPython's unix port (the .mpy deploy tree, a device-sized
 # heap) and under CPython: HTTP answers throughout, the heap stays bounded, the firmware
 # sends a handful of NAKs rather than one per byte, /api/status says "flooded", and once
 # the line is sane a command goes through within seconds.
@@ -127,3 +128,38 @@ def test_random_bytes(firmware):
     assert naks * 20 < sent, (naks, sent)
     took = _recovers(r)
     assert took < 20
+
+
+def test_override_and_information_floods_oversize_lengths_and_a_stray_max_payload(firmware):
+    # valid frames the UCM must answer (customer override: an App ACK each;
+    # GetInformation: our information reply each) and headers whose length is over any
+    # max payload, mixed, back to back: the answers owed stay bounded, HTTP answers, and
+    # a command goes through at once after. Then one "max payload 0x00" from the heater:
+    # Intermediate commands still go out (only the answer to our own query counts).
+    sys.path.insert(0, os.path.join(ROOT, "lib"))
+    from cta2045.message import encode
+
+    r = firmware
+    burst = (encode("customer_override", override=1) * 10 + encode("get_information") * 5
+             + encode("customer_override", override=0) * 10 + b"\x08\x01\xff\xff" * 40)
+    sent, times, seen = _flood(r, lambda: burst)
+    assert max(times) < 5, times
+    assert r.proc.poll() is None
+    c = seen[-1]["counters"]
+    assert c["owed_dropped"] + c["replies_dropped"] > 0, c  # the queues were full and stayed bounded
+    if r.kind == "micropython":
+        fw = seen[-1]["firmware"]
+        assert sum(t["restarts"] for t in fw["tasks"].values()) == 0, fw["tasks"]
+    took = _recovers(r)
+    assert took < 20
+    code, st = r.api("GET", "/api/status")
+    peer_max = st["link"]["peer_max_payload"]
+    assert peer_max >= 64
+    os.write(r.port.fd, encode("max_payload", code=0))
+    time.sleep(1.5)
+    code, st = r.api("GET", "/api/status")
+    assert st["link"]["peer_max_payload"] == peer_max
+    code, res = r.api("GET", "/api/sgd/info?refresh=1", timeout=30)
+    assert code == 200 and res["refresh"]["result"] == "reply", res
+    print("%s: %d bytes of frames in %d s, status answered in at most %.2f s, recovered in %.1f s"
+          % (r.kind, sent, FLOOD_S, max(times), took))

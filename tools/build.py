@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # Build steps shared by `make sim`, `make deploy` and `make size`: the web page gzipped
 # for the wire (firmware/www/index.html -> build/www/index.html.gz, reproducible: no
-# name or time in the gzip header).
-#   python tools/build.py            writes build/www/index.html.gz and prints its size
+# name or time in the gzip header), and the set-up page beside it as it is
+# (firmware/www/setup.html -> build/www/setup.html).
+#   python tools/build.py            writes build/www/ and prints the page's size
 
 import gzip
 import os
@@ -10,6 +11,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGE_SRC = os.path.join(ROOT, "firmware", "www", "index.html")
+SETUP_SRC = os.path.join(ROOT, "firmware", "www", "setup.html")
 PAGE_LIMIT = 16 * 1024  # bytes on the wire (gzipped), issue budget for the page
 
 
@@ -21,17 +23,28 @@ def page_gz(src=PAGE_SRC):
 
 
 def page(out_dir=None):
-    """Write <out_dir>/www/index.html.gz (default build/) when it is missing or older
-    than the source; return its path."""
+    """Write <out_dir>/www/index.html.gz and setup.html (default build/) when missing
+    or older than their sources; return the page's path."""
     out_dir = out_dir or os.path.join(ROOT, "build")
     dest = os.path.join(out_dir, "www", "index.html.gz")
-    if not os.path.exists(dest) or os.path.getmtime(dest) < os.path.getmtime(PAGE_SRC):
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        tmp = dest + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(page_gz())
-        os.replace(tmp, dest)
+    for path, src, data in ((dest, PAGE_SRC, page_gz), (setup_path(out_dir), SETUP_SRC, None)):
+        if not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(src):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if data is None:
+                with open(src, "rb") as f:
+                    content = f.read()
+            else:
+                content = data()
+            tmp = path + ".tmp"
+            with open(tmp, "wb") as f:
+                f.write(content)
+            os.replace(tmp, path)
     return dest
+
+
+def setup_path(out_dir=None):
+    """Where page() writes the set-up page."""
+    return os.path.join(out_dir or os.path.join(ROOT, "build"), "www", "setup.html")
 
 
 def main():

@@ -9,6 +9,7 @@
 #                            boards/<board>/*.py, flattened
 #   /lib/ucm_main.mpy        firmware/main.py
 #   /www/index.html.gz       the web page (tools/build.py)
+#   /www/setup.html          the access point's set-up form
 #   /ucm.json                the starter config, only when the board has none: what
 #                            WIFI_SSID, WIFI_PASSWORD and UCM_TOKEN give, {} without them
 #
@@ -52,6 +53,10 @@ MICRODOT_BASE = ("__init__",)  # the Microdot modules deployed: these and what t
 # import: deployed, compiled, to boards whose sources import them (pico_w's PIO driver
 # assembles its programs with adafruit_pioasm)
 EXTERN = ("adafruit_pioasm",)
+# Modules only the host board imports, left off devices: the live frame trace (a device
+# always runs quiet; make sim and the host board print the trace) and the reader of a
+# Linux 9-bit capture stream
+HOST_ONLY = ("lib/ucm/trace.py", "lib/ninebit/capture.py")
 PARKED_MAIN = "/main.py.off"  # the old main.py while the copy runs (the firmware stays off)
 TOKEN_RULE = "8..128 characters without surrounding spaces"
 
@@ -156,8 +161,8 @@ def files(board, page=True, host=False):
     for dirpath, dirnames, filenames in os.walk(lib):
         dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__", "tests") and not d.startswith("."))
         for name in sorted(filenames):
-            if name.endswith(".py"):
-                src = os.path.join(dirpath, name)
+            src = os.path.join(dirpath, name)
+            if name.endswith(".py") and (host or _rel(src) not in HOST_ONLY):
                 dest = "/lib/" + os.path.relpath(src, lib).replace(os.sep, "/")[:-3] + ".mpy"
                 items.append(Item(dest, src, _rel(src), "mpy", "budget"))
     flat = [os.path.join(ROOT, "firmware")] + [os.path.join(BOARDS_DIR, d) for d in ("common", board)]
@@ -185,6 +190,8 @@ def files(board, page=True, host=False):
 
         path = build.page()
         items.append(Item("/www/index.html.gz", path, _rel(path), "file", "page"))
+        items.append(Item("/www/setup.html", build.setup_path(os.path.dirname(os.path.dirname(path))),
+                          "firmware/www/setup.html", "file", "page"))
     items.append(Item("/main.py", None, "main.py (stub: import ucm_main)", "stub", "stub"))
     by_dest = {}
     for item in items:

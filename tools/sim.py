@@ -165,7 +165,8 @@ def main(argv=None):
     print("UCM firmware (host board, %s) on %s" % ("MicroPython unix port" if mp else "CPython", path))
     print("  HTTP API:  %s   (status: %sapi/status)" % (url, url))
     print("  API token: %s" % token)
-    print('  try:       curl -X POST -H "Authorization: Bearer %s" -d \'{"duration_s": 600}\' %sapi/dr/shed' % (token, url))
+    print('  try:       curl -X POST -H "Authorization: Bearer %s" -H "Content-Type: application/json" -d \'{"duration_s": 600}\' %sapi/dr/shed'
+          % (token, url))
     if a.bus != "cta2045":
         print("  bus:       %s   (9-bit frames: %sapi/ninebit/frames, words: %sapi/ninebit/params)" % (a.bus, url, url))
     if heater == "ninebit" and sim:

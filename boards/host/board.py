@@ -98,9 +98,36 @@ def open_port(cfg=None):
 def open_ninebit(cfg=None, pins=None):
     """The 9-bit bus on a PC: the same tty, which delivers a PARMRK capture stream
     (whoever starts the firmware sets space parity and PARMRK; tools/ports.py)."""
-    return open_port(cfg)
+    from port import CapturePort
+
+    return CapturePort(serial)
 
 
 def unix_time():
     """UTC now in Unix seconds: a PC's clock is set."""
     return int(time.time())
+
+
+def prepare(argv=None):
+    """(config, HTTP host, quiet, page file) for main(), from the command line: a Config
+    without a file. ValueError for bad options."""
+    from config import Config
+
+    o = options(argv)
+    c = Config(None)
+    c.update({"http_port": o["http_port"], "settings": o["settings"], "bus": o["bus"],
+              "http_clients": o["http_clients"]})
+    c.data["token"] = o["token"]  # from UCM_TOKEN (8..128 characters, options()), or generated
+    c.source = "command line"
+    c.error = None
+    return c, o["http_host"], o["quiet"], o["page"]
+
+
+def trace_line(d, data, now, note):
+    """The live trace: one line per frame on the wire, seconds since start, direction,
+    hex, what it is."""
+    from cta2045.message import hexstr
+    from ucm.trace import describe
+
+    arrow = "UCM->SGD" if d == "tx" else "SGD->UCM"
+    print("%10.3f %s %-24s %s" % (now / 1000, arrow, hexstr(data), note or describe(data)))

@@ -5,6 +5,8 @@
 
 import select
 
+from ucm.clock import sleep_ms
+
 
 class TtyPort:
     def __init__(self, path):
@@ -51,3 +53,37 @@ class TtyPort:
 
     def close(self):
         self.f.close()
+
+
+class CapturePort:
+    """The 9-bit bus on a PC: a tty that delivers a Linux PARMRK capture stream (set up
+    by whoever starts the firmware: space parity, PARMRK; tools/ports.py), read as the
+    symbols (byte | FLAG) of NineBitBus's recv_symbols, polled every 5 ms."""
+
+    def __init__(self, path):
+        from ninebit.capture import Unescaper
+
+        self.tty = TtyPort(path)
+        self.un = Unescaper()
+        self._buf = bytearray(128)
+        self._syms = []
+
+    async def recv_symbols(self, out):
+        """Wait for bytes, then put their symbols into out (at most len(out) bytes are
+        read, and a symbol takes at least one byte); returns how many."""
+        buf = memoryview(self._buf)[: min(len(out), len(self._buf))]
+        syms = self._syms
+        while True:
+            n = self.tty.readinto(buf)
+            if n:
+                del syms[:]
+                self.un.feed(buf[:n], syms)
+                for i in range(len(syms)):
+                    out[i] = syms[i]
+                if syms:
+                    return len(syms)
+            else:
+                await sleep_ms(5)
+
+    def close(self):
+        self.tty.close()

@@ -166,3 +166,22 @@ def test_a_heater_that_stops_answering_shows_no_answer_before_the_link_goes_down
     assert b.run(5000, lambda: b.e.link.health()[0] == "no_answer")
     st = b.e.status(b.now)["link"]
     assert st["health"] == "no_answer" and "without a link ACK" in st["health_why"]
+
+
+def test_a_stray_max_payload_frame_does_not_shrink_the_link_for_good():
+    # one unsolicited "max payload 0x00" (2 bytes) used to cap every later command at
+    # 2 bytes until the next renegotiation: only the answer to our own query counts
+    b = Bench(max_step_ms=5).up()
+    assert b.e.link.peer_max == 64
+    seen = len(b.sgd.got)
+    b.send(encode("max_payload", code=0))
+    b.run(1000)
+    assert ACK in [d for _, d in b.sgd.got[seen:]]  # ACKed, as any valid frame
+    assert b.e.link.peer_max == 64
+    tx = b.submit("advanced_load_up", duration_min=60, value=5, units=2)  # 7-byte payload
+    b.wait(tx)
+    assert tx.result == "reply"
+    b.e.link.peer_max = 2  # an idle reset, then the SGD's real answer sets it again
+    b.e._startup(b.now)
+    b.run(20000, lambda: b.e.state == "up")
+    assert b.e.link.peer_max == 64

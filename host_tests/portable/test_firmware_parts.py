@@ -44,12 +44,12 @@ def test_config_missing_then_saved_and_loaded():
     c = config.Config(p).load()
     assert c.source == "defaults" and "no " in c.error
     assert c.data["http_port"] == 80 and c.data["wifi"]["ssid"] == ""
-    changed = c.update({"wifi": {"ssid": "home", "password": "pw"}, "settings": {"heartbeat_ms": 5000}})
+    changed = c.update({"wifi": {"ssid": "home", "password": "pw"}, "settings": {"heartbeat_ms": 15000}})
     assert sorted(changed) == ["settings", "wifi"]
     c.save()
     with open(p) as f:
         on_flash = json.load(f)
-    assert on_flash == {"wifi": {"ssid": "home", "password": "pw"}, "settings": {"heartbeat_ms": 5000}}
+    assert on_flash == {"wifi": {"ssid": "home", "password": "pw"}, "settings": {"heartbeat_ms": 15000}}
     d = config.Config(p).load()
     assert d.source == "file" and d.error is None and d.data["wifi"]["ssid"] == "home"
     assert d.data["wifi"]["hostname"] == "ucm"  # defaults fill what the file leaves out
@@ -60,17 +60,50 @@ def test_config_missing_then_saved_and_loaded():
         pass
 
 
-def test_config_corrupt_and_wrong_files_give_defaults():
+def test_config_corrupt_or_not_an_object_gives_defaults():
     p = _path("c2.json")
-    for text, why in (('{"wifi": ', "not valid JSON"), ('[1, 2]', "must be an object"),
-                      ('{"http_port": "80"}', "http_port: must be an integer"),
-                      ('{"colour": 1}', "colour: unknown key"),
-                      ('{"settings": {"t_ma_ms": "x"}}', "settings: setting t_ma_ms"),
-                      ('{"transceiver": "x"}', "transceiver: one of de, auto")):
+    for text, why in (('{"wifi": ', "not valid JSON"), ('[1, 2]', "not a JSON object")):
         _write(p, text)
         c = config.Config(p).load()
         assert c.source == "defaults" and why in c.error, (text, c.error)
         assert c.data == config.Config(None).data
+
+
+def test_config_bad_saved_keys_fall_back_one_by_one():
+    # a file saved by an older firmware, or edited by hand: each bad key takes its
+    # default and is named; every good key, even beside a bad one, is kept
+    p = _path("c2b.json")
+    for text, why in (('{"http_port": "80"}', "http_port: must be an integer"),
+                      ('{"colour": 1}', "colour: unknown key"),
+                      ('{"settings": {"t_ma_ms": "x"}}', "settings.t_ma_ms: must be an integer"),
+                      ('{"settings": {"log_size": 0}}', "settings.log_size: must be 1..256"),
+                      ('{"watchdog_ms": 1}', "watchdog_ms: must be 0 or 4000..8388"),
+                      ('{"http_port": 70000}', "http_port: must be 1..65535"),
+                      ('{"pins": {"uart": 99}}', "pins.uart: must be 0..2"),
+                      ('{"transceiver": "x"}', "transceiver: one of de, auto")):
+        _write(p, text)
+        c = config.Config(p).load()
+        assert c.source == "file" and why in c.error and "defaults" in c.error, (text, c.error)
+        assert c.data == config.Config(None).data, text
+    _write(p, '{"wifi": {"ssid": "home", "password": 5}, "http_port": 8080, "watchdog_ms": 1,'
+              ' "settings": {"t_ma_ms": 0, "heartbeat_ms": 30000}, "pins": {"de": 7, "tx": -1}}')
+    c = config.Config(p).load()
+    assert c.data["wifi"]["ssid"] == "home" and c.data["wifi"]["password"] == ""
+    assert c.data["http_port"] == 8080 and c.data["watchdog_ms"] == 8000
+    assert c.data["settings"] == {"heartbeat_ms": 30000} and c.data["pins"] == {"de": 7}
+    for key in ("wifi.password", "watchdog_ms", "settings.t_ma_ms", "pins.tx"):
+        assert key in c.error, (key, c.error)
+
+
+def test_config_null_restores_a_default():
+    c = config.Config(None)
+    c.update({"http_port": 8080, "wifi": {"hostname": "heater"}, "settings": {"t_ma_ms": 60, "log_size": 32}})
+    assert sorted(c.update({"http_port": None, "wifi": {"hostname": None}})) == ["http_port", "wifi"]
+    assert c.data["http_port"] == 80 and c.data["wifi"]["hostname"] == "ucm"
+    assert c.update({"settings": {"t_ma_ms": None, "log_size": 32}}) == ["settings"]
+    assert c.data["settings"] == {"log_size": 32}
+    assert c.update({"settings": None}) == ["settings"] and c.data["settings"] == {}
+    assert c.diff() == {}
 
 
 def test_config_takes_a_complete_temporary_file_when_the_file_is_gone():
@@ -85,14 +118,18 @@ def test_config_update_checks_everything_or_changes_nothing():
     before = json.dumps(c.data)
     for bad, msg in (({"wifi": {"ssid": 1}}, "wifi.ssid: must be a string"),
                      ({"wifi": "home"}, "wifi: must be an object"),
-                     ({"ap": {"password": "short"}}, "ap.password: 8..63"),
-                     ({"token": "short"}, "token: 8..128"),
-                     ({"token": " padded-token "}, "token: 8..128"),
-                     ({"pins": {"tx": [1]}}, "pins.tx: a pin number or name"),
-                     ({"watchdog_ms": -5}, "watchdog_ms: must be >= 0"),
+                     ({"ap": {"password": "short"}}, "ap.password: must be empty or 8..63 characters"),
+                     ({"token": "short"}, "token: must be empty or 8..128 characters"),
+                     ({"token": " padded-token "}, "token: no spaces around it"),
+                     ({"pins": {"tx": [1]}}, "pins.tx: must be an integer"),
+                     ({"pins": {"nope": 1}}, "pins.nope: unknown pin"),
+                     ({"watchdog_ms": -5}, "watchdog_ms: must be 0 or 4000..8388"),
+                     ({"wifi": {"hostname": "-ucm"}}, "wifi.hostname: letters, digits"),
+                     ({"wifi": {"hostname": "my ucm"}}, "wifi.hostname: letters, digits"),
                      ({"http_clients": 0}, "http_clients: must be 1..16"),
                      ({"http_clients": 17}, "http_clients: must be 1..16"),
-                     ({"settings": {"nope": 1}}, "settings: unknown setting: nope"),
+                     ({"settings": {"nope": 1}}, "settings.nope: unknown setting"),
+                     ({"settings": {"t_ma_ms": 0}}, "settings.t_ma_ms: must be 40..200"),
                      ({"wifi": {"ssid": "ok"}, "http_port": "x"}, "http_port: must be an integer")):
         e = raises(ValueError, c.update, bad)
         assert msg in str(e), (bad, str(e))

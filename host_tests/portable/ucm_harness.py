@@ -67,9 +67,14 @@ class Sgd:
         return [b for t, b in self.got if len(b) > 2]
 
     def at(self, t, data):
-        # queued by the time its last byte arrives at the UCM
-        self.out.append((t + wire_ms(len(data)), data))
-        self.out.sort(key=lambda x: x[0])
+        # queued by the time its last byte arrives at the UCM, after any queued no later
+        # (in place: a sort with a key would allocate a list of keys at every frame)
+        due = t + wire_ms(len(data))
+        out = self.out
+        i = len(out)
+        while i and out[i - 1][0] > due:
+            i -= 1
+        out.insert(i, (due, data))
 
     def receive(self, t, data):
         self.t = t

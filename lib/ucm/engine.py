@@ -364,8 +364,8 @@ class Engine:
             f = encode("max_payload", code=s.max_payload_code)
             self.link.respond(f, s.max_payload_reply_ms, "max_payload")
             return 0
-        if op1 == 0x19:
-            if op2 < len(MAX_PAYLOAD):
+        if op1 == 0x19:  # only as the answer to our 0x18: one stray frame sets no limit
+            if solicited and op2 < len(MAX_PAYLOAD):
                 self.link.peer_max = MAX_PAYLOAD[op2]
             return 0
         if op1 == 0x17 and op2 == 0:

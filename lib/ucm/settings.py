@@ -33,23 +33,34 @@ class Settings:
     confirm_state_ms = 1000  # after an App ACK of a DR command, query the state
     log_size = 64  # frames kept for the API's frame log
 
+    # Each number's range is in ucm.limits (imported only while settings are checked).
+    # A change of a name in _RESTART applies to an engine made after it (buffers sized
+    # at start).
+    _RESTART = ("log_size", "max_payload_code")
+
     def __init__(self, **kw):
         self.update(kw)
 
-    def update(self, kw):
-        """Set several settings; an unknown name or a wrong type raises ValueError."""
+    def update(self, kw, replace=False):
+        """Set several settings; replace=True puts every other one back to its default.
+        An unknown name, a wrong type or a value out of range raises ValueError("name:
+        why") and changes nothing."""
+        if kw:
+            from ucm.limits import check
         for k in kw:
-            v = kw[k]
-            if k.startswith("_") or not hasattr(Settings, k) or callable(getattr(Settings, k)):
-                raise ValueError("unknown setting: " + k)
-            if type(v) is not type(getattr(Settings, k)):
-                raise ValueError("setting %s: expected %s" % (k, type(getattr(Settings, k)).__name__))
-            setattr(self, k, v)
+            why = check(k, kw[k])
+            if why:
+                raise ValueError("%s: %s" % (k, why))
+        if replace:
+            for k in self.to_dict():
+                setattr(self, k, getattr(Settings, k))
+        for k in kw:
+            setattr(self, k, kw[k])
 
     def to_dict(self):
         d = {}
         for k in dir(Settings):
-            v = getattr(self, k)
-            if not k.startswith("_") and not callable(v):
-                d[k] = v
+            if k[0] != "_" and not callable(getattr(Settings, k)):
+                d[k] = getattr(self, k)
         return d
+
