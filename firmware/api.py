@@ -47,10 +47,6 @@ _REASONS = {
     500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout",
 }
 _SAFE = ("GET", "HEAD", "OPTIONS")  # the methods that need no token
-# A body's Content-Type: JSON or none. What an HTML form on another site can send
-# (urlencoded, multipart, text/plain) is refused; JSON from another site's script needs
-# a CORS preflight, which this server never grants.
-_BODY_TYPES = ("application/json", "")
 # engine argument name -> API field name, for the engine's ValueError("field: ...")
 _API_FIELD = {"produce": "direction"}
 
@@ -119,12 +115,14 @@ def _bad(message, field=None, status=400, headers=None):
 
 
 def _body(req):
-    # The JSON object sent; an empty body is {}. Its Content-Type must be
-    # application/json or none; anything else gets 415.
+    # The JSON object sent; an empty body is {}. A body's Content-Type must be
+    # application/json, else 415: what another site's page can send without a CORS
+    # preflight (a form: urlencoded, multipart, text/plain; a script: those or no type
+    # at all) is refused, and a preflight is never granted.
     raw = req.body
     if not raw or not raw.strip():
         return {}
-    if (req.content_type or "").split(";")[0].strip().lower() not in _BODY_TYPES:
+    if (req.content_type or "").split(";")[0].strip().lower() != "application/json":
         raise _Bad("Content-Type must be application/json", None, 415)
     try:
         obj = json.loads(raw.decode())
