@@ -32,7 +32,7 @@ BUSY_WAIT_S = 2  # ... this long, then get 503
 BUS_FREE_MS = 10000
 CHUNK = 512  # JSON answers are written in pieces of about this many characters
 
-# Engine Result "result" -> HTTP status. 409: the SGD refused (an App NAK, docs section
+# Engine Result "result" -> HTTP status. 409: the SGD refused (an App NAK, PROTOCOL.md section
 # 3.3, or an Intermediate reply with a non-zero RC); 504: it did not answer; 503: no link.
 _STATUS = {
     "ack": 200, "reply": 200,

@@ -6,7 +6,7 @@ from api import _Bad, _body
 
 REQUIRED = "required"  # spec default: the field must be given
 # Setpoint bounds per unit: liquid water, freezing to boiling. The wire value is an
-# int16 (docs section 4.5); the heater applies its own, narrower limits.
+# int16 (PROTOCOL.md section 4.5); the heater applies its own, narrower limits.
 _SETPOINT_RANGE = {"F": (32, 212), "C": (0, 100)}
 
 
@@ -70,11 +70,11 @@ def _args(body, spec):
     return out
 
 
-# Basic DR durations: seconds; omitted or null = unknown (docs section 3.2). The engine
+# Basic DR durations: seconds; omitted or null = unknown (PROTOCOL.md section 3.2). The engine
 # encodes them as 2*n^2 s and says which duration it sent ("encoded_s").
 _DURATION = {"duration_s": (_optional(_int(0, 2 ** 31)), None)}
-# POST /api/dr/<name>: (name, engine kind, body spec). Opcodes: docs section 3.1;
-# Advanced Load Up: docs section 4.6.
+# POST /api/dr/<name>: (name, engine kind, body spec). Opcodes: PROTOCOL.md section 3.1;
+# Advanced Load Up: PROTOCOL.md section 4.6.
 _DR = (
     ("shed", "shed", _DURATION),
     ("load_up", "load_up", _DURATION),

@@ -2,7 +2,7 @@
 # for set-up when no network is configured, or when the configured one cannot be joined
 # for ap.after_s; the wall clock from NTP once online. Every change of "online" goes to
 # on_change(bool): the engine reports it to the SGD as outside-communication status
-# (found / lost, docs section 3.4).
+# (found / lost, PROTOCOL.md section 3.4).
 #   w = Wifi(network_module, cfg, on_change, log, ntp_sync); await w.run()
 
 from ucm.clock import sleep_ms, ticks_add, ticks_diff, ticks_ms

@@ -1,4 +1,4 @@
-# Loads the PyPI `cta2045` package (the peer codec, "PCTA" in the protocol notes) under a
+# Loads the PyPI `cta2045` package (the peer codec, "PCTA" in the protocol reference (lib/cta2045/PROTOCOL.md)) under a
 # separate namespace, for use as a test oracle and benchmark baseline. Our own codec in
 # lib/cta2045 has the same top-level name, so the PyPI copy is imported with our lib
 # directory hidden from sys.path and then removed from sys.modules again; our `cta2045`

@@ -1,5 +1,5 @@
 # Tests for tools/decode.py, the decode/encode command line tool: every input mode (hex
-# arguments, stdin lines, binary captures), the docs section 5 vectors, junk, partial and
+# arguments, stdin lines, binary captures), the PROTOCOL.md section 5 vectors, junk, partial and
 # bad-checksum reporting, error exits, and every encode kind round-tripping through the
 # decoder. Most run in-process through decode.main(argv, stdout, stderr, stdin); a few
 # run the script as a subprocess the way a user would.

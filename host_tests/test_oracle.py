@@ -1,7 +1,7 @@
 # Cross-checks our codec (lib/cta2045) against the peer codec on PyPI, `cta2045` 0.1.0
-# ("PCTA" in docs/cta2045-protocol.md), loaded through host_tests/oracle.py. Where both
+# ("PCTA" in lib/cta2045/PROTOCOL.md), loaded through host_tests/oracle.py. Where both
 # can build or read a message they must agree byte for byte and field by field. Where
-# PCTA is wrong per the protocol notes (section 7) or handles an input differently, the
+# PCTA is wrong per the protocol reference (section 7) or handles an input differently, the
 # difference is pinned by a test that names the section, so a change on either side
 # shows up here. PCTA bodies are header + payload without checksum; ours are whole frames.
 
@@ -52,7 +52,7 @@ def same_frame(ours, pcta_body):
     assert ours == ck(pcta_body)
 
 
-# Basic DR opcode1: our message name and field, PCTA category (docs section 3.1).
+# Basic DR opcode1: our message name and field, PCTA category (PROTOCOL.md section 3.1).
 BASIC_PAIRS = {
     "shed": Cat.Shed,
     "end_shed": Cat.End_Shed,
@@ -277,7 +277,7 @@ def test_basic_decode_all_opcode_pairs_agree():
 
 
 def test_power_level_pcta_sends_unscaled_percent():
-    # PINNED PCTA BUG, docs sections 3.2 and 7 ("Power-level scaling: PCTA is wrong"):
+    # PINNED PCTA BUG, PROTOCOL.md sections 3.2 and 7 ("Power-level scaling: PCTA is wrong"):
     # opcode2 of 0x06 is 0..127 for 0..100 % in bits 6..0, bit 7 = produce. PCTA's
     # power_level(50) puts the raw 50 (0x32) in opcode2, with no scaling and no way to
     # set the direction bit. We send 50 % as 63 (0x3F), produce as 0xBF.
@@ -317,7 +317,7 @@ def test_type_supported_query_pcta_builds_but_cannot_decode(mt):
 
 
 def test_datalink_generic_frames_match():
-    # PCTA has no data-link messages (docs section 6) but frames any payload; it decodes
+    # PCTA has no data-link messages (PROTOCOL.md section 6) but frames any payload; it decodes
     # them as UnknownMessage of type Data_Link.
     for op1 in range(256):
         entry = message.opcode(message.DATALINK, op1)
@@ -541,7 +541,7 @@ def test_commodity_read_reply_water_heater_sample_matches():
 
 
 def test_commodity_measured_bit_pcta_keeps_it():
-    # PINNED DIFFERENCE, docs sections 4.3 and 7: code bit 7 = 1 means measured (EPRI-SIM,
+    # PINNED DIFFERENCE, PROTOCOL.md sections 4.3 and 7: code bit 7 = 1 means measured (EPRI-SIM,
     # INTW, GRIDCUBE) and must be masked off before the lookup. PCTA does not mask it: a
     # measured record's code is the raw int (0x80 | code) instead of a CommodityCode,
     # and PCTA has no measured flag. Its estimated records (bit 7 = 0) look up fine.
@@ -632,7 +632,7 @@ def test_get_information_mandatory_reply_hypothesis_matches(fields):
 
 
 def test_get_information_53_byte_reply_pcta_reads_15_byte_strings():
-    # PINNED PCTA BUG, docs sections 4.2 and 7 ("GetInformation string width: PCTA is
+    # PINNED PCTA BUG, PROTOCOL.md sections 4.2 and 7 ("GetInformation string width: PCTA is
     # wrong; use 16 bytes"): model and serial are 16 bytes each, firmware date and
     # version follow at offsets 52..56. PCTA reads 15-byte strings, so everything after
     # the model is shifted by one byte and then by two.

@@ -116,7 +116,7 @@ def test_link_ack_within_ack_delay_and_next_due_says_when():
     assert u.sim.next_due(u.t) == 15
     u.run(1000)
     acks = [t for t, f in u.since(100) if f == ACK]
-    assert acks[0] == 115  # docs section 2.2: real heaters ACK in 10-20 ms
+    assert acks[0] == 115  # PROTOCOL.md section 2.2: real heaters ACK in 10-20 ms
 
     slow = Ucm(ack_delay_ms=60)
     answer, dt, _ = slow.exchange(MTSQ_BASIC)
@@ -153,7 +153,7 @@ def test_never_answers_ack_or_nak():
 
 def test_bad_checksum_nak03():
     u = Ucm()
-    answer, dt, replies = u.exchange(bytes.fromhex("0801 0002 0302 0442"))  # docs section 5, #5
+    answer, dt, replies = u.exchange(bytes.fromhex("0801 0002 0302 0442"))  # PROTOCOL.md section 5, #5
     assert answer == nak(3) and dt == 15 and replies == []
     assert u.sim.naks_out[3] == 1 and u.sim.state_name() == "idle_normal"
 
@@ -381,7 +381,7 @@ def test_override_app_nak_05():
     lenient.sim.set_override(True)
     lenient.run(2000)
     assert lenient.reply(encode("shed", duration=0x11)).name == "app_ack"
-    assert lenient.query_state() == "idle_opted_out"  # docs section 3.4: ACK, then opted out
+    assert lenient.query_state() == "idle_opted_out"  # PROTOCOL.md section 3.4: ACK, then opted out
     lenient.sim.set_override(False)
     lenient.run(2000)
     assert lenient.query_state() == "idle_curtailed"
@@ -452,7 +452,7 @@ def test_max_payload_query_from_ucm():
     u = Ucm()
     u.send(MAX_PAYLOAD_QUERY)
     u.run(1000)
-    assert u.rx[1][1] == bytes.fromhex("0803 0002 1905 ad7c")  # docs section 2.6
+    assert u.rx[1][1] == bytes.fromhex("0803 0002 1905 ad7c")  # PROTOCOL.md section 2.6
     assert Ucm(max_payload_code=7).reply(MAX_PAYLOAD_QUERY).fields == {"code": 7}
     u = Ucm()
     assert u.exchange(encode("max_payload", code=7)) == (ACK, 15, [])  # unsolicited: recorded
@@ -503,7 +503,7 @@ def test_commodity_consistent_with_tank_model():
     u = Ucm()
     recs, m = commodity(u)
     assert sorted(recs) == [0, 6, 7] and len(m.payload) == 3 + 3 * 13
-    assert m.payload[3] == 0x80  # code 0 measured (bit 7, docs section 4.3)
+    assert m.payload[3] == 0x80  # code 0 measured (bit 7, PROTOCOL.md section 4.3)
     assert m.payload[3 + 13] == 6 and m.payload[3 + 26] == 7  # estimated
     assert recs[6]["cumulative"] == 12000
     assert recs[7]["cumulative"] == 306  # 300 Wh of take, in 18 Wh steps
@@ -555,7 +555,7 @@ def test_setpoint_get_and_set():
     u = Ucm()
     m = u.reply(encode("setpoint"))
     assert m.fields == {"rc": 0, "device_type": 3, "temp_units": 0, "setpoint1": 125}
-    # docs section 4.5 example: Set 125 F with sp2 unchanged, LEN 9
+    # PROTOCOL.md section 4.5 example: Set 125 F with sp2 unchanged, LEN 9
     assert bytes.fromhex("0802 0009 0303 0002 0000 7d80 00fd 3e") == encode(
         "setpoint", device_type=2, temp_units=0, setpoint1=125, setpoint2=-32768
     )

@@ -44,7 +44,7 @@ from cta2045.frame import (  # noqa: E402
 )
 from cta2045.message import decode, encode  # noqa: E402
 
-# Names the encode options accept (docs sections 2.6, 3.1-3.3, 4.3, 4.6). Decoded output
+# Names the encode options accept (PROTOCOL.md sections 2.6, 3.1-3.3, 4.3, 4.6). Decoded output
 # takes its names from the codec (Message.to_dict).
 GUIDANCE = names.TABLES["guidance"].split()
 COMM_STATUS = names.TABLES["status"].split()

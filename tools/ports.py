@@ -6,7 +6,7 @@
 # FdPort wraps a raw file descriptor (a pty master), SerialPort a serial device through
 # pyserial (a USB RS-485 adapter or a pty path), memory_pair() two in-process ports joined
 # back to back for tests. open_pty() and configure_tty() set up ttys the way the CTA-2045
-# link wants them: raw, 19200 baud, 8N1 (docs section 1.1).
+# link wants them: raw, 19200 baud, 8N1 (PROTOCOL.md section 1.1).
 
 import asyncio
 import errno

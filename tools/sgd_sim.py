@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # sgd_sim.py: a simulated CTA-2045 water heater (the "SGD") for the PC, CPython only.
 # The UCM firmware and its tests run against it instead of a real heater. It behaves like
-# the heaters described in the protocol notes: quick link ACKs, application replies a few
+# the heaters described in the protocol reference (lib/cta2045/PROTOCOL.md): quick link ACKs, application replies a few
 # hundred ms later, periodic discovery bursts, Basic DR events with operational states,
 # customer override, optional Intermediate DR (GetInformation, commodity read, setpoint,
 # temperature, Advanced Load Up, UTC), a small tank energy model, and fault injection.
@@ -48,7 +48,7 @@ from cta2045.frame import (  # noqa: E402
 from cta2045.message import decode, encode  # noqa: E402
 from ucm.trace import describe  # noqa: E402,F401  (also sgd_sim.describe)
 
-# Operational states, docs section 3.2.
+# Operational states, PROTOCOL.md section 3.2.
 IDLE_NORMAL = 0
 RUNNING_NORMAL = 1
 RUNNING_CURTAILED = 2
@@ -59,11 +59,11 @@ IDLE_OPTED_OUT = 11
 RUNNING_OPTED_OUT = 12
 STATE_NAMES = names.TABLES["state"].split()
 
-# Basic DR events (docs section 3.1): op1 -> kind. Curtailing ones first.
+# Basic DR events (PROTOCOL.md section 3.1): op1 -> kind. Curtailing ones first.
 CURTAIL = {0x01: "shed", 0x0A: "critical_peak", 0x0B: "grid_emergency"}
 EVENTS = {**CURTAIL, 0x17: "load_up"}
 HEIGHTEN = ("load_up", "advanced_load_up")
-# Basic commands answered with an App ACK `03 op1` (docs section 3.1).
+# Basic commands answered with an App ACK `03 op1` (PROTOCOL.md section 3.1).
 APP_ACKED = set(EVENTS) | {0x02, 0x06, 0x07, 0x08, 0x09, 0x0C, 0x0E, 0x16, 0x18, 0x19}
 # What each accepted Basic setting is recorded as in status()["ucm"].
 RECORDED = {
@@ -77,7 +77,7 @@ RECORDED = {
     0x19: "pending_event_type",
 }
 
-# Intermediate DR requests (op1, op2) -> feature name (docs sections 4.2-4.6).
+# Intermediate DR requests (op1, op2) -> feature name (PROTOCOL.md sections 4.2-4.6).
 FEATURES = ("info", "commodity", "setpoint", "temperature", "alu", "utc")
 INTERMEDIATE_OPS = {
     (0x01, 0x01): "info",
@@ -87,12 +87,12 @@ INTERMEDIATE_OPS = {
     (0x0C, 0x00): "alu",
     (0x02, 0x00): "utc",
 }
-DEVICE_TYPE_HPWH = 3  # water heater, heat pump (docs section 4.2)
+DEVICE_TYPE_HPWH = 3  # water heater, heat pump (PROTOCOL.md section 4.2)
 CAP_ALU = 1 << 6  # capability bit 6: Advanced Load Up
 MAX_PAYLOAD_BYTES = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1280, 1500, 2048, 4096)
 EPOCH_2000 = names.EPOCH_2000
 
-# The SGD's own requests: kind -> frame (docs sections 2.5, 2.6, 2.7, 4.4).
+# The SGD's own requests: kind -> frame (PROTOCOL.md sections 2.5, 2.6, 2.7, 4.4).
 DISCOVERY = ("mtsq_basic", "mtsq_intermediate", "mtsq_data_link", "max_payload_query")
 REQUEST_FRAMES = {
     "mtsq_basic": encode("type_supported_query", mt=MT_BASIC),
@@ -105,7 +105,7 @@ MTSQ_TYPE = {"mtsq_basic": "basic_dr", "mtsq_intermediate": "intermediate_dr", "
 
 # Every setting with its default; SgdSim(**settings) overrides, unknown names are refused.
 SETTINGS = {
-    # link layer, docs sections 2.1-2.4
+    # link layer, PROTOCOL.md sections 2.1-2.4
     "ack_delay_ms": 15,  # frame end -> our link ACK/NAK (real heaters: 10-20 ms)
     "reply_min_ms": 210,  # our link ACK -> our application reply, seeded random in
     "reply_max_ms": 420,  # [reply_min_ms, reply_max_ms] (the Rinnai's spread)
@@ -116,18 +116,18 @@ SETTINGS = {
     "gap_ms": 100,  # T_IM: after any link ACK/NAK, before we start a new frame
     "t_ml_ms": 500,  # first byte -> last byte of a frame, then NAK 05
     "max_payload_code": 0x05,  # our answer to 0x18 and the largest payload we take: 64
-    # discovery, docs section 2.7
+    # discovery, PROTOCOL.md section 2.7
     "discovery_ms": 22000,  # burst period while the UCM answers (0 = no discovery)
     "discovery_unanswered_ms": 32000,  # burst period while it does not
     "discovery_jitter_ms": 3000,  # seeded +- jitter on each period
     "first_discovery_ms": 1000,  # boot -> first burst
     "utc_query_ms": 0,  # period of our Get UTC (0 = never)
-    # Basic DR, docs sections 3.1-3.4
+    # Basic DR, PROTOCOL.md sections 3.1-3.4
     "nak_when_override": True,  # App NAK 05 for events while the customer override is on
     "unknown_basic": 7,  # unsupported Basic opcode: 7 / 6 = link NAK 07 / 06, 0 = App NAK 01
     "unknown_duration_s": 14400,  # cap for events of unknown duration (code 0/0xFF); 0 = none
     "comm_loss_cancel_s": 0,  # cancel an event this long without comm status (EPRI: 300)
-    # Intermediate DR, docs section 4
+    # Intermediate DR, PROTOCOL.md section 4
     "intermediate": True,  # False: MTSQ 08 02 and every 08 02 frame get NAK 06
     "features": FEATURES,  # supported Intermediate requests; others get link NAK 07
     "vendor_id": 0x7FFF,
@@ -310,7 +310,7 @@ class SgdSim:
     def set_override(self, on):
         """The customer presses the override button (on) or releases it: the state changes
         at once and the SGD tells the UCM with an unsolicited `11 01` / `11 00`, then
-        expects its App ACK `03 11` (docs sections 2.7, 3.4)."""
+        expects its App ACK `03 11` (PROTOCOL.md sections 2.7, 3.4)."""
         self.override = bool(on)
         self._update_heating()
         self._queue(_Request("override", encode("customer_override", override=1 if on else 0), "app_ack"))
@@ -364,7 +364,7 @@ class SgdSim:
         return self._t0
 
     def state(self):
-        """The operational state code (docs section 3.2)."""
+        """The operational state code (PROTOCOL.md section 3.2)."""
         run = self.heating is not None
         kind = self.event["kind"] if self.event else None
         if self.override:
@@ -476,12 +476,12 @@ class SgdSim:
             self._silent_until = None
         ev = self.event
         if ev is not None and self.comm_loss_cancel_s and now - self._comm_ref(ev) >= self.comm_loss_cancel_s * 1000:
-            # docs section 3.4: EPRI's simulated SGD cancels after 300 s without comm status
+            # PROTOCOL.md section 3.4: EPRI's simulated SGD cancels after 300 s without comm status
             self.counters["comm_loss_cancels"] += 1
             self.ucm_values.pop("grid_guidance", None)
             self._end_event()
         if not self._is_silent(now) and self.reader.partial_age(now) >= self.t_ml_ms:
-            self.reader.expire()  # -> EV_TIMEOUT -> NAK 05 (docs section 2.3)
+            self.reader.expire()  # -> EV_TIMEOUT -> NAK 05 (PROTOCOL.md section 2.3)
         for r in list(self._awaiting):
             if now >= r.deadline:
                 self._awaiting.remove(r)
@@ -664,7 +664,7 @@ class SgdSim:
         self._link_answer(nak(code), now)
 
     def _reply(self, frame, now):
-        """An application reply: our link ACK first, then 210-420 ms (docs section 2.2)."""
+        """An application reply: our link ACK first, then 210-420 ms (PROTOCOL.md section 2.2)."""
         self._seq += 1
         due = now + self.ack_delay_ms + self._rng.randint(self.reply_min_ms, self.reply_max_ms)
         r = self._replies
@@ -676,7 +676,7 @@ class SgdSim:
     # --- our requests: ACK, NAK, retries, outcomes -------------------------------------
 
     def _retry(self, req):
-        # docs section 2.4: again retry_ms after the previous attempt; replies keep their
+        # PROTOCOL.md section 2.4: again retry_ms after the previous attempt; replies keep their
         # place at the head of the reply queue, requests at the head of theirs
         self.counters["retries"] += 1
         req.not_before = req.sent_ms + self.retry_ms
@@ -720,7 +720,7 @@ class SgdSim:
             else:
                 req.deadline = now + self.app_timeout_ms
                 self._awaiting.append(req)
-        else:  # 06/07 (and 00/01): do not retry (docs section 2.4)
+        else:  # 06/07 (and 00/01): do not retry (PROTOCOL.md section 2.4)
             self._finish(req, now, "nak", nak=code)
 
     def _answer(self, expect, now, result, **extra):
@@ -758,7 +758,7 @@ class SgdSim:
         if len(lst) > self.keep:
             del lst[: len(lst) - self.keep]
 
-    # --- discovery, docs section 2.7 ---------------------------------------------------
+    # --- discovery, PROTOCOL.md section 2.7 ---------------------------------------------------
 
     def _start_burst(self, now):
         self.counters["discovery_bursts"] += 1
@@ -831,7 +831,7 @@ class SgdSim:
         mt = frame[0] << 8 | frame[1]
         ln = len(frame) - 6
         if mt not in (MT_BASIC, MT_DATALINK) and not (mt == MT_INTERMEDIATE and self.intermediate):
-            self._nak(6, now)  # unsupported message type, MTSQ included (docs section 2.5)
+            self._nak(6, now)  # unsupported message type, MTSQ included (PROTOCOL.md section 2.5)
             return
         if ln == 0:
             self.counters["mtsq_in"] += 1
@@ -854,7 +854,7 @@ class SgdSim:
         else:
             self._intermediate(msg, now)
 
-    # --- Basic DR, docs section 3 ------------------------------------------------------
+    # --- Basic DR, PROTOCOL.md section 3 ------------------------------------------------------
 
     def _basic(self, msg, now):
         op1, op2 = msg.op1, msg.op2
@@ -923,7 +923,7 @@ class SgdSim:
         self.event = None
         self._update_heating()
 
-    # --- data link, docs section 2.6 ---------------------------------------------------
+    # --- data link, PROTOCOL.md section 2.6 ---------------------------------------------------
 
     def _datalink(self, msg, now):
         op1, op2 = msg.op1, msg.op2
@@ -940,7 +940,7 @@ class SgdSim:
         else:
             self._nak(7, now)
 
-    # --- Intermediate DR, docs section 4 -----------------------------------------------
+    # --- Intermediate DR, PROTOCOL.md section 4 -----------------------------------------------
 
     def _intermediate(self, msg, now):
         op = (msg.op1, msg.op2 & 0x7F)
@@ -957,7 +957,7 @@ class SgdSim:
             return
         feature = INTERMEDIATE_OPS.get(op)
         if feature not in self.features:
-            self._nak(7, now)  # request not supported, like the Rinnai (docs section 4.1)
+            self._nak(7, now)  # request not supported, like the Rinnai (PROTOCOL.md section 4.1)
             return
         n = len(msg.payload)
         if feature == "info":
@@ -992,14 +992,14 @@ class SgdSim:
             "model": self.model,
             "serial": self.serial,
             "fw_year": y - 2000,
-            "fw_month": m - 1,  # 0 = January (docs section 4.2)
+            "fw_month": m - 1,  # 0 = January (PROTOCOL.md section 4.2)
             "fw_day": d,
             "fw_major": major,
             "fw_minor": minor,
         }
 
     def commodity_records(self):
-        """Commodity records (docs section 4.3): 0 electricity (measured, W and Wh), 6 the
+        """Commodity records (PROTOCOL.md section 4.3): 0 electricity (measured, W and Wh), 6 the
         tank's capacity at setpoint, 7 the take (energy still needed to reach the present
         target, in 18 Wh steps as the Rinnai reports it); 6 and 7 estimated."""
         take = max(0.0, self.take_wh())
@@ -1022,7 +1022,7 @@ class SgdSim:
 
     def _setpoint(self, f):
         sp = f.get("setpoint1", -32768)
-        if sp == -32768:  # 0x8000: leave it (docs section 4.5)
+        if sp == -32768:  # 0x8000: leave it (PROTOCOL.md section 4.5)
             return 0, {}
         units = f.get("temp_units", 0)
         if units == 1:
@@ -1044,7 +1044,7 @@ class SgdSim:
         return {"duration_min": min(left, 0xFFFF), "value": ev["value"], "units": ev["units"]}
 
     def _alu(self, f, now):
-        # docs section 4.6: value 0 with units FF probes; 0xFFFF = as much as safely possible
+        # PROTOCOL.md section 4.6: value 0 with units FF probes; 0xFFFF = as much as safely possible
         value, units, minutes = f["value"], f["units"], f["duration_min"]
         if units == 0xFF:
             return (0, {}) if value == 0 else (2, {})

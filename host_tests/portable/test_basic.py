@@ -1,4 +1,4 @@
-# Basic DR (docs section 3): every opcode both ways, and the value encodings of 3.2.
+# Basic DR (PROTOCOL.md section 3): every opcode both ways, and the value encodings of 3.2.
 
 from checks import h, raises_codec_error
 from vectors import ALL_VALID

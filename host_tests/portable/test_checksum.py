@@ -1,4 +1,4 @@
-# Checksum and whole-frame validity (docs section 1.3) on every published vector.
+# Checksum and whole-frame validity (PROTOCOL.md section 1.3) on every published vector.
 
 from checks import h
 from vectors import ALL_VALID, BAD_CHECKSUM, BAD_CHECKSUM_FIXED

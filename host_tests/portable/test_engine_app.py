@@ -1,5 +1,5 @@
 # The engine's application behaviour on a fake clock: heartbeat, polls, answers to the
-# SGD, commands and the state the firmware shows (docs sections 3.1-3.4, 4.2-4.6).
+# SGD, commands and the state the firmware shows (PROTOCOL.md sections 3.1-3.4, 4.2-4.6).
 
 from checks import h
 from ucm_harness import Bench, wire_ms

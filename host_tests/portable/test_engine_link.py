@@ -1,5 +1,5 @@
 # The engine's link layer on a fake clock: ACK/NAK timing and codes, retries, the
-# request queue, holds and negotiation (docs sections 2.1-2.7). One test per rule.
+# request queue, holds and negotiation (PROTOCOL.md sections 2.1-2.7). One test per rule.
 
 from checks import h, raises
 from ucm_harness import Bench, Sgd, wire_ms

@@ -1,4 +1,4 @@
-# Intermediate DR (docs section 4): GetInformation, commodity read, UTC time, get/set
+# Intermediate DR (PROTOCOL.md section 4): GetInformation, commodity read, UTC time, get/set
 # values, Advanced Load Up, autonomous cycling, response codes; lenient decoding.
 
 from checks import h, raises_codec_error

@@ -1,5 +1,5 @@
 # FrameReader: any chunking, resync on junk, bad checksum, oversize, T_ML expiry and
-# partial-frame age, no allocation per byte (docs sections 2.2 and 2.3).
+# partial-frame age, no allocation per byte (PROTOCOL.md sections 2.2 and 2.3).
 
 import gc
 

@@ -1,4 +1,4 @@
-# Test vectors from docs/cta2045-protocol.md section 5 (published frames from EPRI's
+# Test vectors from lib/cta2045/PROTOCOL.md section 5 (published frames from EPRI's
 # library tests, pycta2045 tests and Rinnai captures) and its table of extra frames.
 # Each: (frame hex, message name, fields). Shared by the CPython and MicroPython runs.
 
@@ -48,7 +48,7 @@ EXTRA = [
     ("08 02 00 02 02 00 03 44", "utc_time", {}),
     ("08 02 00 03 0C 80 00 9B 20", "advanced_load_up", {"rc": 0}),
     ("08 03 00 02 17 00 BD 73", "bit_rate", {"rate": 0}),
-    # docs section 4.5 and 4.6 examples
+    # PROTOCOL.md section 4.5 and 4.6 examples
     ("08 02 00 02 03 03 F9 49", "setpoint", {}),
     ("08 02 00 02 03 04 F7 4A", "present_temperature", {}),
     ("08 02 00 09 03 03 00 02 00 00 7D 80 00 FD 3E", "setpoint",

@@ -1,4 +1,4 @@
-# Basic DR value encodings (docs/cta2045-protocol.md section 3.2): event duration,
+# Basic DR value encodings (lib/cta2045/PROTOCOL.md section 3.2): event duration,
 # relative price, power level, simple time sync. Each has an encoder from human units
 # to the opcode2 byte and a decoder back.
 

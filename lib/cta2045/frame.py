@@ -1,6 +1,6 @@
 # CTA-2045 framing: checksum, frame build/split, link ACK/NAK, and FrameReader, the
 # streaming receiver that turns bytes in any chunking into frame events.
-# Facts: docs/cta2045-protocol.md sections 1.2 (layout), 1.3 (checksum), 2.1 (ACK/NAK),
+# Facts: lib/cta2045/PROTOCOL.md sections 1.2 (layout), 1.3 (checksum), 2.1 (ACK/NAK),
 # 2.3 (receive rules).
 
 try:

@@ -1,5 +1,6 @@
 # Decode any CTA-2045 frame to a Message, and encode any message kind by name.
-# Basic DR (section 3), Intermediate DR (section 4) and data-link (section 2.6) messages
+# Basic DR (section 3 of lib/cta2045/PROTOCOL.md), Intermediate DR (section 4) and
+# data-link (section 2.6) messages
 # are described by tables; one small interpreter decodes and encodes all of them, so a
 # decoded message re-encodes to the same bytes (fixed-width text re-encodes NUL-padded). Unknown types and opcodes decode
 # leniently (raw bytes kept); structural problems raise CodecError.

@@ -1,7 +1,7 @@
 # Human-readable names and scaled values for decoded messages: describe(msg) turns a
 # Message into a plain JSON-able dict for the HTTP API, logs and the decode CLI.
 # Imported only when a dict is wanted, so the device pays for these strings on demand.
-# Tables: docs/cta2045-protocol.md sections 1.2, 2.1, 2.6, 3.1-3.3, 4.1-4.6.
+# Tables: lib/cta2045/PROTOCOL.md sections 1.2, 2.1, 2.6, 3.1-3.3, 4.1-4.6.
 
 from cta2045.basic import duration_seconds, power_percent, price_ratio
 from cta2045.message import BASIC, hexstr, opcode

@@ -1,7 +1,7 @@
 # The UCM engine: the CTA-2045 link layer (ACK/NAK, timers, retries, negotiation) and the
 # UCM's application behaviour (start-up, heartbeat, polling, unsolicited SGD messages, the
 # command queue, the SGD's state), over an injected byte port and clock.
-#   ucm.settings  Settings: every protocol timer and policy, defaults from the notes
+#   ucm.settings  Settings: every protocol timer and policy, defaults from lib/cta2045/PROTOCOL.md
 #   ucm.link      LinkLayer: sans-IO link layer, driven by feed(data, now) / poll(now)
 #   ucm.engine    Engine: the application on top of the link layer, and the SGD's state
 #   ucm.runner    Ucm: the asyncio driver over a byte port, used by the firmware

@@ -2,7 +2,7 @@
 # outside-communication-status heartbeat, operational-state and commodity polls, answers
 # to the SGD's own messages (customer override, sleep/wake, Get UTC, GetInformation,
 # max-payload query), the commands the owner sends, and the SGD's state as last seen.
-# Facts: docs/cta2045-protocol.md sections 3.1-3.4 (Basic DR), 4.2-4.6 (Intermediate).
+# Facts: lib/cta2045/PROTOCOL.md sections 3.1-3.4 (Basic DR), 4.2-4.6 (Intermediate).
 
 from cta2045 import basic
 from cta2045.frame import MT_BASIC, MT_DATALINK, MT_INTERMEDIATE

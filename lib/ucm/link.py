@@ -4,7 +4,7 @@
 # wait, retries and reply timeout, schedules application responses T_AR after its ACK,
 # and tracks what the peer supports (MTSQ, max payload). What a received message means
 # is the application's business: LinkLayer calls app.on_message() and app.tick().
-# Facts: docs/cta2045-protocol.md sections 2.1-2.7.
+# Facts: lib/cta2045/PROTOCOL.md sections 2.1-2.7.
 
 from cta2045 import CodecError
 from cta2045.frame import (

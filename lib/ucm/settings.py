@@ -1,5 +1,5 @@
 # Every protocol timer and policy of the engine, as one named setting each. Defaults come
-# from docs/cta2045-protocol.md (section numbers beside each); times are milliseconds.
+# from lib/cta2045/PROTOCOL.md (section numbers beside each); times are milliseconds.
 
 
 class Settings:
