@@ -5,8 +5,7 @@
 import asyncio
 
 import heap
-
-VERSION = "0.2.0"
+from cta2045 import __version__ as VERSION
 
 
 class System:

@@ -52,6 +52,31 @@ def test_package_json_stays_valid_for_npm_and_mip():
     assert lock["packages"][""]["version"] == pj["version"]
 
 
+def test_one_version_everywhere():
+    # the project's version is written once (lib/cta2045/__init__.py); package.json, its
+    # lock, the engine package and the firmware's status read or repeat exactly it
+    import cta2045
+    import ucm
+
+    with open(os.path.join(ROOT, "lib", "cta2045", "__init__.py")) as f:
+        written = re.findall(r'^__version__ = "([^"]+)"', f.read(), re.M)
+    assert written == [cta2045.__version__]
+    assert package_json()["version"] == cta2045.__version__ == ucm.__version__
+    with open(os.path.join(ROOT, "package-lock.json")) as f:
+        assert json.load(f)["version"] == cta2045.__version__
+    y, m, d = cta2045.RELEASED
+    assert 2000 <= y < 2256 and 1 <= m <= 12 and 1 <= d <= 31
+    hits = []
+    for tree in ("lib", "firmware", "boards", "tools"):
+        for dirpath, _, names in os.walk(os.path.join(ROOT, tree)):
+            for n in names:
+                if n.endswith(".py"):
+                    with open(os.path.join(dirpath, n)) as f:
+                        if re.search(r'VERSION = "|__version__ = "', f.read()) and n != "__init__.py":
+                            hits.append(n)
+    assert hits == []  # nobody else writes a version
+
+
 def test_mip_install_puts_the_library_on_a_board(tmp_path):
     b = FakeBoard(str(tmp_path / "flash"))
     b.start()

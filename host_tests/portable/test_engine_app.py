@@ -4,6 +4,7 @@
 from checks import h
 from ucm_harness import Bench, wire_ms
 
+import cta2045
 from cta2045.frame import ACK, nak
 from cta2045.message import decode, encode
 
@@ -116,6 +117,12 @@ def test_get_information_about_the_ucm_setting():
     got = [d for tt, d in b.sgd.got if tt > t]
     m = decode(got[1])
     assert got[0] == ACK and m.name == "get_information" and m.reply and len(m.payload) == 53
+    # the firmware fields come from the project's one version and release day
+    major, minor = (int(x) for x in cta2045.__version__.split(".")[:2])
+    f = m.fields
+    assert (f["fw_major"], f["fw_minor"]) == (major, minor)
+    assert (2000 + f["fw_year"], f["fw_month"], f["fw_day"]) == cta2045.RELEASED
+    assert 1 <= f["fw_month"] <= 12 and 1 <= f["fw_day"] <= 31
     b2 = Bench(answer_info=False).up()
     t = b2.now
     b2.send(h("08 02 00 02 01 01 04 43"))

@@ -6,7 +6,10 @@
 #   message  decode any frame to a Message, encode any message kind by name
 #   names    human-readable names for codes (loaded only by Message.to_dict)
 
-__version__ = "0.1.0"
+# The one version of the project (codec, engine, firmware, package.json, the
+# GetInformation reply): "major.minor.patch", and the day it was released.
+__version__ = "0.3.0"
+RELEASED = (2026, 12, 4)
 
 
 class CodecError(ValueError):

@@ -7,4 +7,4 @@
 #   ucm.runner    Ucm: the asyncio driver over a byte port, used by the firmware
 #   ucm.clock     the one clock shim (ticks_ms, ticks_diff, sleep_ms)
 
-__version__ = "0.2.0"
+from cta2045 import __version__  # noqa: F401  (the project's one version: lib/cta2045/__init__.py)

@@ -4,7 +4,7 @@
 # max-payload query), the commands the owner sends, and the SGD's state as last seen.
 # Facts: lib/cta2045/PROTOCOL.md sections 3.1-3.4 (Basic DR), 4.2-4.6 (Intermediate).
 
-from cta2045 import basic
+from cta2045 import RELEASED, __version__, basic
 from cta2045.frame import MT_BASIC, MT_DATALINK, MT_INTERMEDIATE
 from cta2045.message import decode, encode, hexstr
 from ucm.clock import ticks_add, ticks_diff
@@ -382,7 +382,9 @@ class Engine:
         f.update(revision=0, capability=0, reserved=0)
         if peer_max >= 53:
             f.update(model="MicroPython UCM", serial="")
-            f.update(fw_year=26, fw_month=0, fw_day=1, fw_major=0, fw_minor=2)
+            v = __version__.split(".")
+            f.update(fw_year=RELEASED[0] - 2000, fw_month=RELEASED[1], fw_day=RELEASED[2],
+                     fw_major=int(v[0]), fw_minor=int(v[1]))
         return encode("get_information", reply=True, **f)
 
     # --- the frame log and the live trace
