@@ -10,6 +10,7 @@
 #   make test-micropython MICROPYTHON=/path/to/micropython   ... another unix-port binary
 #   make test-rp2 RP2_FIRMWARE_DIR=dir   the drivers and firmware on an emulated Pico
 #                                  (stock MicroPython rp2 images RPI_PICO.bin, RPI_PICO_W.bin)
+#   make lint                      ruff: lint and format check (ruff.toml); FIX=1 fixes
 #   make size                      .mpy size table and budget check
 #   make ram MICROPYTHON32=/path   heap table and per-board RAM budgets (32-bit unix port;
 #                                  without one: 64-bit figures only, the budgets skipped)
@@ -29,12 +30,12 @@ NODE ?= node
 NPM ?= npm
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all test test-python test-micropython test-rp2 size ram bench sim deploy repl logs setup clean help
+.PHONY: all test lint test-python test-micropython test-rp2 size ram bench sim deploy repl logs setup clean help
 
 all: help
 
 help:
-	@sed -n '1,20p' Makefile
+	@awk '/^#/ { print; next } { exit }' Makefile
 
 # --- set-up ---------------------------------------------------------------------------
 
@@ -58,6 +59,7 @@ setup: $(VENV)/.installed node_modules/.installed
 # --- tests ----------------------------------------------------------------------------
 
 test: setup
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory size
 	$(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-micropython
@@ -76,6 +78,15 @@ test-micropython: $(VENV)/.installed node_modules/.installed
 # the emulated-RP2040 tests alone (they are part of test-python too)
 test-rp2: setup
 	$(PY) -m pytest -s host_tests/test_rp2_emulated.py
+
+lint: $(VENV)/.installed
+ifneq ($(filter-out 0 no false,$(FIX)),)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+else
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+endif
 
 size: $(VENV)/.installed
 	$(PY) tools/size.py

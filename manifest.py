@@ -12,20 +12,24 @@
 #   UCM_BASE_MANIFEST  the manifest included first (default the board's own,
 #                  $(BOARD_DIR)/manifest.py, where it has one, else the port's,
 #                  $(PORT_DIR)/boards/manifest.py: asyncio and the port's modules)
-# Frozen: lib/cta2045, lib/ucm, lib/ninebit (without the host-only modules), firmware/*.py, boards/common and boards/<UCM_BOARD>
-# (flat modules, as make deploy lays them out), Microdot's __init__ and microdot, and
-# firmware/main.py as the module ucm_main (a copy in build/freeze/, since a frozen module
-# takes its file's name). The board still needs, on its filesystem, the 2-line /main.py
-# (import ucm_main / ucm_main.main()), the page /www/index.html.gz and the set-up form
-# /www/setup.html (make deploy writes them; README: Freezing).
-# Manifests run with this file's folder as the current directory; relative paths below
-# are relative to it.
+# Frozen: lib/cta2045, lib/ucm, lib/ninebit (without the host-only modules), firmware/*.py,
+# boards/common and boards/<UCM_BOARD> (flat modules, as make deploy lays them out),
+# Microdot's __init__ and microdot, and firmware/main.py as the module ucm_main (a copy in
+# build/freeze/, since a frozen module takes its file's name). The board still needs, on its
+# filesystem, the 2-line /main.py (import ucm_main / ucm_main.main()), the page
+# /www/index.html.gz and the set-up form /www/setup.html (make deploy writes them; README:
+# Freezing). Manifests run with this file's folder as the current directory; relative paths
+# below are relative to it.
 
 import glob
 import os
 
 _board = os.environ.get("UCM_BOARD") or "pico_w"
-_boards = sorted(d for d in os.listdir("boards") if os.path.isfile(os.path.join("boards", d, "board.py")) and d not in ("host", "common"))
+_boards = sorted(
+    d
+    for d in os.listdir("boards")
+    if os.path.isfile(os.path.join("boards", d, "board.py")) and d not in ("host", "common")
+)
 if _board not in _boards:
     raise ValueError("UCM_BOARD=%s: no such board (boards/: %s)" % (_board, ", ".join(_boards)))
 
@@ -36,7 +40,10 @@ def _microdot_dir():
         found = sorted(glob.glob(os.path.join(".venv", "lib", "python3*", "site-packages")))
         found = [p for p in found if os.path.isfile(os.path.join(p, "microdot", "microdot.py"))]
         if not found:
-            raise ValueError("set MICRODOT_DIR to the folder that holds microdot/ (pip install microdot==2.7.0, or run make setup here)")
+            raise ValueError(
+                "set MICRODOT_DIR to the folder that holds microdot/ (pip install microdot==2.7.0, or run make "
+                "setup here)"
+            )
         d = found[-1]
     d = os.path.abspath(d)
     if os.path.isfile(os.path.join(d, "microdot.py")) and os.path.basename(d) == "microdot":

@@ -35,16 +35,31 @@ CHUNK = 512  # JSON answers are written in pieces of about this many characters
 # Engine Result "result" -> HTTP status. 409: the SGD refused (an App NAK, PROTOCOL.md section
 # 3.3, or an Intermediate reply with a non-zero RC); 504: it did not answer; 503: no link.
 _STATUS = {
-    "ack": 200, "reply": 200,
-    "app_nak": 409, "rc_error": 409, "link_nak": 409, "unsupported": 409,
-    "no_ack": 504, "timeout": 504,
+    "ack": 200,
+    "reply": 200,
+    "app_nak": 409,
+    "rc_error": 409,
+    "link_nak": 409,
+    "unsupported": 409,
+    "no_ack": 504,
+    "timeout": 504,
     "link_down": 503,
 }
 _REASONS = {
-    200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-    405: "Method Not Allowed", 409: "Conflict", 411: "Length Required",
-    403: "Forbidden", 413: "Payload Too Large", 415: "Unsupported Media Type", 429: "Too Many Requests",
-    500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout",
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    411: "Length Required",
+    403: "Forbidden",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 _SAFE = ("GET", "HEAD", "OPTIONS")  # the methods that need no token
 # engine argument name -> API field name, for the engine's ValueError("field: ...")
@@ -192,7 +207,7 @@ class _Reader:
         if not self.buf:
             return await self.s.read(n)
         data = self.buf if n < 0 else self.buf[:n]
-        self.buf = self.buf[len(data):]
+        self.buf = self.buf[len(data) :]
         return data
 
 
@@ -294,8 +309,12 @@ class ApiApp(Microdot):
         last = self.bus_gets.get(key)
         if last is not None and ticks_diff(now, last) < BUS_FREE_MS:
             s = (BUS_FREE_MS - ticks_diff(now, last) + 999) // 1000
-            raise _Bad("without the token at most one per %d s: wait %d s" % (BUS_FREE_MS // 1000, s), None, 429,
-                       {"Retry-After": str(s)})
+            raise _Bad(
+                "without the token at most one per %d s: wait %d s" % (BUS_FREE_MS // 1000, s),
+                None,
+                429,
+                {"Retry-After": str(s)},
+            )
         self.bus_gets[key] = now
 
     async def dispatch_request(self, req):
@@ -309,8 +328,11 @@ class ApiApp(Microdot):
                 addr = req.client_addr[0] if req.client_addr else None
                 wait = self._blocked(addr)
                 if wait:
-                    res = _json({"error": "too many wrong tokens: wait %d s" % ((wait + 999) // 1000)}, 429,
-                                {"Retry-After": str((wait + 999) // 1000)})
+                    res = _json(
+                        {"error": "too many wrong tokens: wait %d s" % ((wait + 999) // 1000)},
+                        429,
+                        {"Retry-After": str((wait + 999) // 1000)},
+                    )
                 elif not self.authorized(req):
                     self._wrong_token(addr)
                     res = _json({"error": "unauthorized"}, 401, {"WWW-Authenticate": "Bearer"})
@@ -356,9 +378,9 @@ class ApiApp(Microdot):
     async def _exchange(self, reader, writer):
         stream = _Reader(reader)
         try:
-            req = await asyncio.wait_for(Request.create(
-                self, stream, writer, writer.get_extra_info("peername")),
-                self.request_timeout_s)
+            req = await asyncio.wait_for(
+                Request.create(self, stream, writer, writer.get_extra_info("peername")), self.request_timeout_s
+            )
         except asyncio.TimeoutError:
             raise
         except OSError:
@@ -404,7 +426,7 @@ class ApiApp(Microdot):
             field = None
             if i > 0:
                 field = msg[:i]
-                msg = msg[i + 2:]
+                msg = msg[i + 2 :]
             return None, _bad(msg, _API_FIELD.get(field, field))
         status = _STATUS.get(res.get("result"))
         if status is None:
@@ -425,13 +447,15 @@ class ApiApp(Microdot):
 # micropython-lib's inspect installed it takes its CPython path, where a closure or a
 # bound method does not count as a coroutine function.
 
+
 async def _index(app, req, arg):
     f = app.page_file
     if f:
         try:
             # a pre-gzipped page is sent as it is, with Content-Encoding: gzip
-            return Response.send_file(f, content_type="text/html; charset=UTF-8",
-                                      compressed=f.endswith(".gz"), max_age=0)
+            return Response.send_file(
+                f, content_type="text/html; charset=UTF-8", compressed=f.endswith(".gz"), max_age=0
+            )
         except OSError:
             app.log("api: no page %s" % f)
     page = app.page
@@ -456,8 +480,11 @@ async def _status(app, req, arg):
 async def _metrics(app, req, arg):
     import metrics
 
-    return Response(metrics.lines(app.ucm.status(), app.system.status() if app.system else None), 200,
-                    {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+    return Response(
+        metrics.lines(app.ucm.status(), app.system.status() if app.system else None),
+        200,
+        {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+    )
 
 
 def _system(app):
@@ -546,7 +573,7 @@ def _loaded(ref):
 def _methods(path):
     """The methods a path has (for 405 and OPTIONS); [] for a path that does not exist."""
     if path.startswith(_DR_PREFIX):
-        return ["POST"] if _loaded("api_cmd.exists")(path[len(_DR_PREFIX):]) else []
+        return ["POST"] if _loaded("api_cmd.exists")(path[len(_DR_PREFIX) :]) else []
     return [k.partition(" ")[0] for k in _IMPL if k.partition(" ")[2] == path]
 
 
@@ -567,7 +594,7 @@ async def _endpoint(req, path=None):
     try:
         hit = _IMPL.get(method + " " + req.path)
         if hit is None and method == "POST" and req.path.startswith(_DR_PREFIX):
-            name = req.path[len(_DR_PREFIX):]
+            name = req.path[len(_DR_PREFIX) :]
             if _loaded("api_cmd.exists")(name):
                 hit = ("api_cmd.dr", name)
         if hit is None:
@@ -611,8 +638,17 @@ async def _on_413(req):
     return _json({"error": "body too large (at most %d bytes)" % MAX_BODY}, 413)
 
 
-def make_app(ucm, token, log=print, page=None, request_timeout_s=10, page_file=None, system=None,
-             max_clients=MAX_CLIENTS, hosts=()):
+def make_app(
+    ucm,
+    token,
+    log=print,
+    page=None,
+    request_timeout_s=10,
+    page_file=None,
+    system=None,
+    max_clients=MAX_CLIENTS,
+    hosts=(),
+):
     """The API app for the engine `ucm` (lib/ucm runner). token: the bearer token that
     every request changing state must carry (a non-empty str). log(str): where handler
     exceptions are reported (the token is masked). page: the HTML of GET / (bytes or
@@ -643,8 +679,14 @@ def make_app(ucm, token, log=print, page=None, request_timeout_s=10, page_file=N
     app.route("/", methods=["GET"])(_endpoint)
     app.route("/<path:path>", methods=list(_METHODS))(_endpoint)
     app.options_handler = _options
-    for key, handler in ((400, _on_400), (404, _on_404), (405, _on_405), (413, _on_413),
-                         (500, _on_500), (Exception, _on_500)):
+    for key, handler in (
+        (400, _on_400),
+        (404, _on_404),
+        (405, _on_405),
+        (413, _on_413),
+        (500, _on_500),
+        (Exception, _on_500),
+    ):
         app.errorhandler(key)(handler)
     return app
 

@@ -12,6 +12,7 @@ _SETPOINT_RANGE = {"F": (32, 212), "C": (0, 100)}
 
 # --- field checks: check(value, field) -> the value for the engine, or raise _Bad ----
 
+
 def _integer(v, field):
     if type(v) is not int:  # bool is not an int here
         raise _Bad("must be an integer", field)
@@ -23,6 +24,7 @@ def _int(lo, hi):
         if not lo <= _integer(v, field) <= hi:
             raise _Bad("must be %d..%d" % (lo, hi), field)
         return v
+
     return check
 
 
@@ -33,6 +35,7 @@ def _number(lo, hi):
         if not lo <= v <= hi:  # also false for NaN and the infinities
             raise _Bad("must be %s..%s" % (lo, hi), field)
         return v
+
     return check
 
 
@@ -44,12 +47,14 @@ def _choice(names):
         if type(v) is not str or v not in names:
             raise _Bad("must be one of " + ", ".join(names), field)
         return names.index(v)
+
     return check
 
 
 def _optional(check):
     def opt(v, field):
         return None if v is None else check(v, field)
+
     return opt
 
 
@@ -72,7 +77,7 @@ def _args(body, spec):
 
 # Basic DR durations: seconds; omitted or null = unknown (PROTOCOL.md section 3.2). The engine
 # encodes them as 2*n^2 s and says which duration it sent ("encoded_s").
-_DURATION = {"duration_s": (_optional(_int(0, 2 ** 31)), None)}
+_DURATION = {"duration_s": (_optional(_int(0, 2**31)), None)}
 # POST /api/dr/<name>: (name, engine kind, body spec). Opcodes: PROTOCOL.md section 3.1;
 # Advanced Load Up: PROTOCOL.md section 4.6.
 _DR = (
@@ -81,23 +86,27 @@ _DR = (
     ("critical_peak", "critical_peak", _DURATION),
     ("grid_emergency", "grid_emergency", _DURATION),
     ("end", "end", {}),
-    ("power_level", "power_level", {
-        "percent": (_number(0, 100), REQUIRED),
-        "direction": (_choice("absorb produce"), 0)}),
+    (
+        "power_level",
+        "power_level",
+        {"percent": (_number(0, 100), REQUIRED), "direction": (_choice("absorb produce"), 0)},
+    ),
     ("price", "price", {"relative": (_number(0, 10), REQUIRED)}),
     ("grid_guidance", "grid_guidance", {"guidance": (_choice("bad neutral good"), REQUIRED)}),
-    ("advanced_load_up", "advanced_load_up", {
-        "duration_min": (_int(0, 65535), REQUIRED),
-        "value": (_int(0, 65535), REQUIRED),
-        "units": (_choice("Wh 10Wh 100Wh kWh"), REQUIRED)}),
+    (
+        "advanced_load_up",
+        "advanced_load_up",
+        {
+            "duration_min": (_int(0, 65535), REQUIRED),
+            "value": (_int(0, 65535), REQUIRED),
+            "units": (_choice("Wh 10Wh 100Wh kWh"), REQUIRED),
+        },
+    ),
 )
 _SETPOINT = {
     "setpoint": (_integer, REQUIRED),  # range checked per unit
     "units": (_choice("F C"), REQUIRED),
 }
-
-
-
 
 
 def exists(name):

@@ -8,6 +8,7 @@ from api import _Bad, _body, _count, _json, _system
 from api_cmd import _DR, REQUIRED, _args, _optional
 from microdot import Response
 
+
 def index_page():
     """The endpoint list (GET / on a board without its web page), from the route table."""
     import api
@@ -42,7 +43,9 @@ async def setup_page(app, req, arg):
     # www/setup.html beside the page (make deploy puts both there)
     f = app.page_file or "www/"
     try:
-        return Response.send_file(f[:f.rfind("/") + 1] + "setup.html", content_type="text/html; charset=UTF-8", max_age=0)
+        return Response.send_file(
+            f[: f.rfind("/") + 1] + "setup.html", content_type="text/html; charset=UTF-8", max_age=0
+        )
     except OSError:
         raise _Bad("no set-up page on this board (make deploy puts it in /www)", None, 404)
 
@@ -71,7 +74,6 @@ async def setup(app, req, arg):
     return _json(out)
 
 
-
 def _ninebit(app):
     nb = app.system.ninebit if app.system else None
     if nb is None:
@@ -96,9 +98,14 @@ async def nb_params(app, req, arg):
         since = int(since)
     from ucm.clock import ticks_diff
 
-    return _json({"now_ms": ticks_diff(nb.clock(), nb.boot), "params": nb.params.rows(since),
-                  "changes": nb.params.changes(since),
-                  "note": "temp_c_hypothesis is value/512 degrees C: a hypothesis, not a documented fact"})
+    return _json(
+        {
+            "now_ms": ticks_diff(nb.clock(), nb.boot),
+            "params": nb.params.rows(since),
+            "changes": nb.params.changes(since),
+            "note": "temp_c_hypothesis is value/512 degrees C: a hypothesis, not a documented fact",
+        }
+    )
 
 
 async def nb_send(app, req, arg):

@@ -5,8 +5,10 @@
 
 import system
 
-SEND_WARNING = ("sending on the 9-bit bus is on: the write protocol is not public, and frames sent "
-                "reach the heater's own boards; replay only what a real module was seen sending")
+SEND_WARNING = (
+    "sending on the 9-bit bus is on: the write protocol is not public, and frames sent "
+    "reach the heater's own boards; replay only what a real module was seen sending"
+)
 
 
 def _pins(board, cfg):
@@ -57,8 +59,9 @@ async def build(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
     state = system.System(board, config, ucm, sup, wifi, log, bus, ninebit)
     name = cfg["wifi"]["hostname"]
     hosts = [name, name + ".local"] + [h.strip() for h in cfg["http_hosts"].split(",") if h.strip()]
-    app = api.make_app(ucm, cfg["token"], log=log, page_file=page, system=state, max_clients=cfg["http_clients"],
-                       hosts=hosts)
+    app = api.make_app(
+        ucm, cfg["token"], log=log, page_file=page, system=state, max_clients=cfg["http_clients"], hosts=hosts
+    )
     if ninebit is None:
         sup.add("engine", ucm.run, system.counter(ucm, "polls"))
         if hasattr(port, "recv_into"):

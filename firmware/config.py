@@ -1,7 +1,8 @@
-# The device's configuration: one JSON file on flash holding what differs from the
-# defaults below. Loading never fails: a missing or corrupt file gives the defaults and
-# says why (shown in /api/status); a bad key in it takes its default alone. Saving is atomic: a temporary file, then os.rename,
-# which replaces the old file in one step on LittleFS (the rp2/esp32 default).
+# The device's configuration: one JSON file on flash holding what differs from the defaults
+# below. Loading never fails: a missing or corrupt file gives the defaults and says why (shown
+# in /api/status); a bad key in it takes its default alone. Saving is atomic: a temporary
+# file, then os.rename, which replaces the old file in one step on LittleFS (the rp2/esp32
+# default).
 #   c = Config("ucm.json"); c.load(); c.data["wifi"]["ssid"]; c.update({...}); c.save()
 
 import json
@@ -37,6 +38,8 @@ SECRETS = (("wifi", "password"), ("ap", "password"), (None, "token"))
 # engine settings named in ucm.settings.Settings._RESTART). Each key's range is in
 # config_check.py, imported only while a config is checked.
 LIVE = ("settings", "token")
+
+
 def _copy(d):
     return json.loads(json.dumps(d))
 

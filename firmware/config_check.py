@@ -10,13 +10,24 @@ from ucm.limits import check as setting, outside
 # those of config.DEFAULTS; units are in the names. The engine settings' own table is
 # ucm.limits; pins: uart 0..2, the others (pins.gpio) a GPIO number or a name.
 KEYS = {
-    "wifi.ssid": (0, 32), "wifi.password": (0, 64), "wifi.hostname": (1, 63),
-    "ap.ssid": (1, 32), "ap.password": (8, 63, 0), "ap.after_s": (0, 86400),
-    "token": (8, 128, 0), "http_port": (1, 65535), "http_clients": (1, 16), "http_hosts": (0, 200),
-    "ntp_host": (0, 253), "transceiver": ("de", "auto"),
-    "bus": ("cta2045", "ninebit-listen", "ninebit", "auto"), "bus_detect_s": (1, 60),
-    "ninebit_gap_ms": (2, 1000), "watchdog_ms": (4000, 8388, 0),
-    "pins.uart": (0, 2), "pins.gpio": (0, 48),
+    "wifi.ssid": (0, 32),
+    "wifi.password": (0, 64),
+    "wifi.hostname": (1, 63),
+    "ap.ssid": (1, 32),
+    "ap.password": (8, 63, 0),
+    "ap.after_s": (0, 86400),
+    "token": (8, 128, 0),
+    "http_port": (1, 65535),
+    "http_clients": (1, 16),
+    "http_hosts": (0, 200),
+    "ntp_host": (0, 253),
+    "transceiver": ("de", "auto"),
+    "bus": ("cta2045", "ninebit-listen", "ninebit", "auto"),
+    "bus_detect_s": (1, 60),
+    "ninebit_gap_ms": (2, 1000),
+    "watchdog_ms": (4000, 8388, 0),
+    "pins.uart": (0, 2),
+    "pins.gpio": (0, 48),
 }
 _PINS = ("uart", "tx", "rx", "de", "led")
 
@@ -35,7 +46,9 @@ def _why(key, v, ref):
         return "must be " + (w.replace("0 or", "empty or") + " characters" if type(v) is str else w)
     if key == "token" and v.strip() != v:
         return "no spaces around it"
-    if key == "wifi.hostname" and (v[0] == "-" or v[-1] == "-" or v.lower().strip("abcdefghijklmnopqrstuvwxyz0123456789-")):
+    if key == "wifi.hostname" and (
+        v[0] == "-" or v[-1] == "-" or v.lower().strip("abcdefghijklmnopqrstuvwxyz0123456789-")
+    ):
         return "letters, digits and inner '-' only"
     return None
 

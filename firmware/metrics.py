@@ -29,8 +29,12 @@ def lines(status, firmware=None):
     yield _line("link_up", link["state"] == "up", "1 while the CTA-2045 link is up.")
     first = True
     for s in _STATES:
-        yield _line("link_state", link["state"] == s, "1 for the current link state." if first else None,
-                    labels='{state="%s"}' % s)
+        yield _line(
+            "link_state",
+            link["state"] == s,
+            "1 for the current link state." if first else None,
+            labels='{state="%s"}' % s,
+        )
         first = False
     yield _line("link_last_rx_age_seconds", link["last_rx_age_s"], "Seconds since the SGD's last valid frame.")
     ops = status["sgd"]["op_state"]
@@ -53,6 +57,11 @@ def lines(status, firmware=None):
         tasks = firmware.get("tasks") or {}
         first = True
         for name in sorted(tasks):
-            yield _line("task_restarts_total", tasks[name]["restarts"],
-                        "Firmware task restarts." if first else None, "counter", '{task="%s"}' % name)
+            yield _line(
+                "task_restarts_total",
+                tasks[name]["restarts"],
+                "Firmware task restarts." if first else None,
+                "counter",
+                '{task="%s"}' % name,
+            )
             first = False

@@ -1,9 +1,9 @@
-# The firmware's side of the 9-bit bus (lib/ninebit): a listener that feeds the reader
-# from the board's 9-bit port, keeps the last frames, the rejected ones and the
-# parameter table, and, in the "ninebit" personality only, sends frames the API gives.
-# Ports (boards/): async recv_symbols(buf) -> n symbols (byte | FLAG) into an array of
-# 16-bit words (RP2040 PIO; the host board's Linux capture stream too), or async
-# recv_into(buf) -> n bytes without the 9th bit (ESP32; the reader's plain mode). Sending: async write_frame(frame) sets the 9th bit on
+# The firmware's side of the 9-bit bus (lib/ninebit): a listener that feeds the reader from
+# the board's 9-bit port, keeps the last frames, the rejected ones and the parameter table,
+# and, in the "ninebit" personality only, sends frames the API gives. Ports (boards/): async
+# recv_symbols(buf) -> n symbols (byte | FLAG) into an array of 16-bit words (RP2040 PIO; the
+# host board's Linux capture stream too), or async recv_into(buf) -> n bytes without the 9th
+# bit (ESP32; the reader's plain mode). Sending: async write_frame(frame) sets the 9th bit on
 # the first byte; a port without it cannot send.
 
 import array
@@ -77,9 +77,15 @@ class NineBitBus:
 
     def status(self):
         r = self.reader
-        return {"frames": r.frames, "errors": dict(r.errors), "sent": self.sent,
-                "transmit": self.transmit, "mode": "plain" if self.plain else "flagged",
-                "params": len(self.params.values), "changes": len(self.params.log)}
+        return {
+            "frames": r.frames,
+            "errors": dict(r.errors),
+            "sent": self.sent,
+            "transmit": self.transmit,
+            "mode": "plain" if self.plain else "flagged",
+            "params": len(self.params.values),
+            "changes": len(self.params.log),
+        }
 
     async def send(self, frame, force=False):
         """Send a caller's frame. Raises ValueError(field: why) when it is refused."""
@@ -105,7 +111,10 @@ async def detect(port, seconds, clock=ticks_ms, want=2, feed=None):
         while ticks_diff(clock(), t0) < seconds * 1000:
             if bus.reader.frames >= want:
                 return True, "%d valid %s frames in %d ms" % (
-                    bus.reader.frames, "plain" if bus.plain else "flagged", ticks_diff(clock(), t0))
+                    bus.reader.frames,
+                    "plain" if bus.plain else "flagged",
+                    ticks_diff(clock(), t0),
+                )
             if feed:
                 feed()
             await sleep_ms(50)

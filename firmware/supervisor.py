@@ -37,9 +37,17 @@ class Supervisor:
         moving). progress None: the task may wait indefinitely, e.g. for a connection;
         it only has to stay running. fatal: an exception from this task ends run() with it (on a
         PC, e.g. an HTTP port in use) instead of a restart."""
-        self.tasks[name] = {"factory": factory, "progress": progress, "task": None, "fatal": fatal,
-                            "restarts": 0, "last_error": None, "seen": None, "at": self.clock(),
-                            "kicked": 0}
+        self.tasks[name] = {
+            "factory": factory,
+            "progress": progress,
+            "task": None,
+            "fatal": fatal,
+            "restarts": 0,
+            "last_error": None,
+            "seen": None,
+            "at": self.clock(),
+            "kicked": 0,
+        }
 
     def start(self):
         for name in self.tasks:
@@ -133,6 +141,5 @@ class Supervisor:
         out = {}
         for name in self.tasks:
             r = self.tasks[name]
-            out[name] = {"restarts": r["restarts"], "last_error": r["last_error"],
-                         "stalled": name in self.stalled}
+            out[name] = {"restarts": r["restarts"], "last_error": r["last_error"], "stalled": name in self.stalled}
         return out

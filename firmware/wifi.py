@@ -34,9 +34,15 @@ class Wifi:
         self._ntp_due = None
 
     def status(self):
-        return {"online": self.online, "ip": self.ip, "ssid": self.cfg["wifi"]["ssid"] or None,
-                "ap": self.cfg["ap"]["ssid"] if self.ap_active else None,
-                "attempts": self.attempts, "drops": self.drops, "ntp": self.ntp_ok}
+        return {
+            "online": self.online,
+            "ip": self.ip,
+            "ssid": self.cfg["wifi"]["ssid"] or None,
+            "ap": self.cfg["ap"]["ssid"] if self.ap_active else None,
+            "attempts": self.attempts,
+            "drops": self.drops,
+            "ntp": self.ntp_ok,
+        }
 
     def _set_online(self, ok):
         if ok != self.online:
@@ -55,8 +61,10 @@ class Wifi:
             self.ap.config(ssid=a["ssid"], security=0)
         self.ap.active(True)
         self.ap_active = True
-        self.log("wifi: access point %s up (%s): set-up page on http://%s/setup"
-                 % (a["ssid"], "WPA2" if a["password"] else "open", self.ap.ifconfig()[0]))
+        self.log(
+            "wifi: access point %s up (%s): set-up page on http://%s/setup"
+            % (a["ssid"], "WPA2" if a["password"] else "open", self.ap.ifconfig()[0])
+        )
 
     def _stop_ap(self):
         if self.ap_active:

@@ -4,8 +4,13 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for p in (os.path.join(ROOT, "lib"), os.path.join(ROOT, "tools"), os.path.join(ROOT, "host_tests", "portable"),
-          os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "common")):
+for p in (
+    os.path.join(ROOT, "lib"),
+    os.path.join(ROOT, "tools"),
+    os.path.join(ROOT, "host_tests", "portable"),
+    os.path.join(ROOT, "firmware"),
+    os.path.join(ROOT, "boards", "common"),
+):
     if p not in sys.path:
         sys.path.insert(0, p)
 

@@ -6,13 +6,17 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for p in (os.path.join(ROOT, "host_tests", "standins"), os.path.join(ROOT, "boards", "common"),
-          os.path.join(ROOT, "firmware"), os.path.join(ROOT, "lib")):
+for p in (
+    os.path.join(ROOT, "host_tests", "standins"),
+    os.path.join(ROOT, "boards", "common"),
+    os.path.join(ROOT, "firmware"),
+    os.path.join(ROOT, "lib"),
+):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-import machine  # noqa: E402  (the stand-in)
-import network  # noqa: E402
+import machine  # noqa: E402, F401  (the stand-ins, loaded first)
+import network  # noqa: E402, F401
 
 
 def load(path, name):

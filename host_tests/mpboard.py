@@ -133,9 +133,15 @@ class FakeBoard:
             return  # the board is gone: nothing more on the line
         except OSError as e:
             name = errno.errorcode.get(e.errno, str(e.errno))
-            err = 'Traceback (most recent call last):\r\n  File "<stdin>", line 1, in <module>\r\nOSError: [Errno %s] %s\r\n' % (e.errno, name)
+            err = (
+                'Traceback (most recent call last):\r\n  File "<stdin>", line 1, in <module>\r\nOSError: [Errno '
+                "%s] %s\r\n" % (e.errno, name)
+            )
         except Exception as e:
-            err = 'Traceback (most recent call last):\r\n  File "<stdin>", line 1, in <module>\r\n%s: %s\r\n' % (type(e).__name__, e)
+            err = 'Traceback (most recent call last):\r\n  File "<stdin>", line 1, in <module>\r\n%s: %s\r\n' % (
+                type(e).__name__,
+                e,
+            )
         text = out.getvalue().replace("\n", "\r\n")
         self._write(text.encode() + b"\x04" + err.encode() + b"\x04>")
 

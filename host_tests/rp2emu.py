@@ -22,9 +22,11 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVE = os.path.join(ROOT, "host_tests", "rp2emu", "serve.mjs")
 MS = 1000000  # nanoseconds
-HOW = ("no RP2040 MicroPython image: set RP2_FIRMWARE_DIR to a folder holding RPI_PICO.bin and "
-       "RPI_PICO_W.bin, built from MicroPython's sources with 'make -C ports/rp2 BOARD=RPI_PICO' "
-       "(and BOARD=RPI_PICO_W): each build-<BOARD>/firmware.bin, renamed")
+HOW = (
+    "no RP2040 MicroPython image: set RP2_FIRMWARE_DIR to a folder holding RPI_PICO.bin and "
+    "RPI_PICO_W.bin, built from MicroPython's sources with 'make -C ports/rp2 BOARD=RPI_PICO' "
+    "(and BOARD=RPI_PICO_W): each build-<BOARD>/firmware.bin, renamed"
+)
 
 
 REPORT = []  # measured figures, printed at the end of the pytest run (conftest.py)
@@ -87,8 +89,9 @@ class Pico:
         """high: pins held high from power-up by the outside (GP1: the RS-485
         transceiver's receiver output idles high)."""
         self.tmp = tempfile.mkdtemp(prefix="rp2emu-")
-        self.proc = subprocess.Popen(["node", SERVE], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            ["node", SERVE], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
         self.t = 0  # simulated nanoseconds
         self.console = bytearray()  # everything the board printed on USB
         self.edges = {}  # pin -> [(t, level)]
@@ -207,8 +210,10 @@ class Pico:
     def put(self, path, data, chunk=2048):
         """Write a file on the board's filesystem (folders made as needed)."""
         parts = path.strip("/").split("/")
-        mk = "\n".join("try:\n os.mkdir(%r)\nexcept OSError:\n pass" % ("/" + "/".join(parts[: i + 1]))
-                       for i in range(len(parts) - 1))
+        mk = "\n".join(
+            "try:\n os.mkdir(%r)\nexcept OSError:\n pass" % ("/" + "/".join(parts[: i + 1]))
+            for i in range(len(parts) - 1)
+        )
         self.exec("import os\n%s\nf=open(%r,'wb')\nf.close()" % (mk, path))
         for i in range(0, len(data), chunk):
             self.exec("f=open(%r,'ab')\nf.write(bytes.fromhex(%r))\nf.close()" % (path, data[i : i + chunk].hex()))

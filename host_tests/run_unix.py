@@ -32,8 +32,13 @@ def run(mp, heap, name):
     """(passed, failed, output) of one module in its own process."""
     env = dict(os.environ, MICROPYPATH=":".join(PATH))
     try:
-        r = subprocess.run([mp, "-X", "heapsize=" + heap, os.path.join(ROOT, "host_tests", "mp_run.py"), PORTABLE, name],
-                           env=env, capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            [mp, "-X", "heapsize=" + heap, os.path.join(ROOT, "host_tests", "mp_run.py"), PORTABLE, name],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     except subprocess.TimeoutExpired:
         return 0, 1, "%s: timed out\n" % name
     out = r.stdout + r.stderr
@@ -50,8 +55,10 @@ def main(argv=None):
     args = a.parse_args(argv)
     mp = runtime.micropython()
     if not mp:
-        print("run_unix.py: no MicroPython unix port (make setup installs one on x86-64 Linux; "
-              "else MICROPYTHON=/path/to/micropython)")
+        print(
+            "run_unix.py: no MicroPython unix port (make setup installs one on x86-64 Linux; "
+            "else MICROPYTHON=/path/to/micropython)"
+        )
         return 2
     passed = failed = 0
     for name in args.modules or modules():

@@ -21,22 +21,40 @@ import api_cmd  # noqa: E402
 TOKEN = "t0ken-Secret-42"
 DR_KINDS = ("shed", "load_up", "critical_peak", "grid_emergency")
 RESULTS = {  # engine result -> HTTP status
-    "ack": 200, "reply": 200,
-    "app_nak": 409, "rc_error": 409, "link_nak": 409, "unsupported": 409,
-    "no_ack": 504, "timeout": 504,
+    "ack": 200,
+    "reply": 200,
+    "app_nak": 409,
+    "rc_error": 409,
+    "link_nak": 409,
+    "unsupported": 409,
+    "no_ack": 504,
+    "timeout": 504,
     "link_down": 503,
 }
 REASONS = {
-    "app_nak": "customer override in effect", "rc_error": "not supported",
-    "link_nak": "unsupported message type", "unsupported": "intermediate_dr not supported",
+    "app_nak": "customer override in effect",
+    "rc_error": "not supported",
+    "link_nak": "unsupported message type",
+    "unsupported": "intermediate_dr not supported",
 }
 STATUS = {
     "uptime_s": 12,
-    "link": {"state": "up", "peer_types": {"basic_dr": True, "intermediate_dr": True, "data_link": None},
-             "peer_max_payload": 256, "last_rx_age_s": 0.5},
-    "sgd": {"op_state": {"code": 1, "name": "running_normal", "age_s": 3.0}, "override": False,
-            "info_age_s": None, "energy_age_s": None},
-    "event": None, "last_app_nak": None, "upstream": True, "counters": {"tx": 3, "rx": 4},
+    "link": {
+        "state": "up",
+        "peer_types": {"basic_dr": True, "intermediate_dr": True, "data_link": None},
+        "peer_max_payload": 256,
+        "last_rx_age_s": 0.5,
+    },
+    "sgd": {
+        "op_state": {"code": 1, "name": "running_normal", "age_s": 3.0},
+        "override": False,
+        "info_age_s": None,
+        "energy_age_s": None,
+    },
+    "event": None,
+    "last_app_nak": None,
+    "upstream": True,
+    "counters": {"tx": 3, "rx": 4},
 }
 
 
@@ -70,8 +88,9 @@ class FakeUcm:
 
     def frames(self, n):
         self.frames_asked.append(n)
-        return [{"dir": "tx", "t_ms": i, "hex": "080100020111e94e", "msg": None, "note": None}
-                for i in range(min(n, 3))]
+        return [
+            {"dir": "tx", "t_ms": i, "hex": "080100020111e94e", "msg": None, "note": None} for i in range(min(n, 3))
+        ]
 
     def log_rows(self, n):
         return iter(self.frames(n))
@@ -98,6 +117,7 @@ class FakeUcm:
         def need(cond, field, msg):
             if not cond:
                 raise ValueError("%s: %s" % (field, msg))
+
         if kind in DR_KINDS:
             need(set(args) == {"duration_s"}, "args", sorted(args))
             d = args["duration_s"]
@@ -107,11 +127,17 @@ class FakeUcm:
             need(type(args["percent"]) in (int, float) and 0 <= args["percent"] <= 100, "percent", "0..100")
             need(type(args["produce"]) is bool, "produce", "bool")
         elif kind == "price":
-            need(set(args) == {"relative"} and type(args["relative"]) in (int, float)
-                 and args["relative"] >= 0, "relative", ">= 0")
+            need(
+                set(args) == {"relative"} and type(args["relative"]) in (int, float) and args["relative"] >= 0,
+                "relative",
+                ">= 0",
+            )
         elif kind == "grid_guidance":
-            need(set(args) == {"guidance"} and args["guidance"] in (0, 1, 2)
-                 and _is_int(args["guidance"]), "guidance", "0..2")
+            need(
+                set(args) == {"guidance"} and args["guidance"] in (0, 1, 2) and _is_int(args["guidance"]),
+                "guidance",
+                "0..2",
+            )
         elif kind == "advanced_load_up":
             need(set(args) == {"duration_min", "value", "units"}, "args", sorted(args))
             for k, hi in (("duration_min", 65535), ("value", 65535), ("units", 3)):
@@ -182,6 +208,7 @@ def assert_bad(r, field, error=None):
 
 # --- GET endpoints ----------------------------------------------------------------------
 
+
 def test_status(env):
     assert assert_json(env.get("/api/status"), 200) == STATUS
 
@@ -228,8 +255,9 @@ def test_log_default_and_bounds(env):
     assert env.ucm.frames_asked == [50, 1, 200, 50]
 
 
-@pytest.mark.parametrize("n", ["0", "201", "-1", "abc", "", "1.5", "1e2", "+5", "%D9%A3", "%C2%B2",
-                               "99999999999999999999", "0x10"])
+@pytest.mark.parametrize(
+    "n", ["0", "201", "-1", "abc", "", "1.5", "1e2", "+5", "%D9%A3", "%C2%B2", "99999999999999999999", "0x10"]
+)
 def test_log_bad_n(env, n):
     assert_bad(env.get("/api/log?n=" + n), "n")
     assert env.ucm.frames_asked == []
@@ -238,8 +266,14 @@ def test_log_bad_n(env, n):
 def test_index_builtin(env):
     r = env.get("/")
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
-    for path in ("/api/status", "/api/sgd/info", "/api/log", "/api/dr/shed", "/api/dr/advanced_load_up",
-                 "/api/sgd/setpoint"):
+    for path in (
+        "/api/status",
+        "/api/sgd/info",
+        "/api/log",
+        "/api/dr/shed",
+        "/api/dr/advanced_load_up",
+        "/api/sgd/setpoint",
+    ):
         assert path in r.text
 
 
@@ -260,31 +294,61 @@ COMMANDS = [
     ("POST", "/api/dr/shed", None, "shed", {"duration_s": None}),
     ("POST", "/api/dr/shed", {"duration_s": None}, "shed", {"duration_s": None}),
     ("POST", "/api/dr/shed", {"duration_s": 0}, "shed", {"duration_s": 0}),
-    ("POST", "/api/dr/shed", {"duration_s": 2 ** 31}, "shed", {"duration_s": 2 ** 31}),
+    ("POST", "/api/dr/shed", {"duration_s": 2**31}, "shed", {"duration_s": 2**31}),
     ("POST", "/api/dr/load_up", {"duration_s": 3600}, "load_up", {"duration_s": 3600}),
     ("POST", "/api/dr/critical_peak", {"duration_s": 7200}, "critical_peak", {"duration_s": 7200}),
     ("POST", "/api/dr/grid_emergency", {}, "grid_emergency", {"duration_s": None}),
     ("POST", "/api/dr/end", None, "end", {}),
     ("POST", "/api/dr/end", {}, "end", {}),
     ("POST", "/api/dr/power_level", {"percent": 50}, "power_level", {"percent": 50, "produce": False}),
-    ("POST", "/api/dr/power_level", {"percent": 12.5, "direction": "produce"}, "power_level",
-     {"percent": 12.5, "produce": True}),
-    ("POST", "/api/dr/power_level", {"percent": 0, "direction": "absorb"}, "power_level",
-     {"percent": 0, "produce": False}),
+    (
+        "POST",
+        "/api/dr/power_level",
+        {"percent": 12.5, "direction": "produce"},
+        "power_level",
+        {"percent": 12.5, "produce": True},
+    ),
+    (
+        "POST",
+        "/api/dr/power_level",
+        {"percent": 0, "direction": "absorb"},
+        "power_level",
+        {"percent": 0, "produce": False},
+    ),
     ("POST", "/api/dr/price", {"relative": 1.5}, "price", {"relative": 1.5}),
     ("POST", "/api/dr/price", {"relative": 0}, "price", {"relative": 0}),
     ("POST", "/api/dr/price", {"relative": 10}, "price", {"relative": 10}),
     ("POST", "/api/dr/grid_guidance", {"guidance": "bad"}, "grid_guidance", {"guidance": 0}),
     ("POST", "/api/dr/grid_guidance", {"guidance": "neutral"}, "grid_guidance", {"guidance": 1}),
     ("POST", "/api/dr/grid_guidance", {"guidance": "good"}, "grid_guidance", {"guidance": 2}),
-    ("POST", "/api/dr/advanced_load_up", {"duration_min": 60, "value": 5, "units": "100Wh"},
-     "advanced_load_up", {"duration_min": 60, "value": 5, "units": 2}),
-    ("POST", "/api/dr/advanced_load_up", {"duration_min": 0, "value": 65535, "units": "Wh"},
-     "advanced_load_up", {"duration_min": 0, "value": 65535, "units": 0}),
-    ("POST", "/api/dr/advanced_load_up", {"duration_min": 65535, "value": 0, "units": "kWh"},
-     "advanced_load_up", {"duration_min": 65535, "value": 0, "units": 3}),
-    ("POST", "/api/dr/advanced_load_up", {"duration_min": 1, "value": 1, "units": "10Wh"},
-     "advanced_load_up", {"duration_min": 1, "value": 1, "units": 1}),
+    (
+        "POST",
+        "/api/dr/advanced_load_up",
+        {"duration_min": 60, "value": 5, "units": "100Wh"},
+        "advanced_load_up",
+        {"duration_min": 60, "value": 5, "units": 2},
+    ),
+    (
+        "POST",
+        "/api/dr/advanced_load_up",
+        {"duration_min": 0, "value": 65535, "units": "Wh"},
+        "advanced_load_up",
+        {"duration_min": 0, "value": 65535, "units": 0},
+    ),
+    (
+        "POST",
+        "/api/dr/advanced_load_up",
+        {"duration_min": 65535, "value": 0, "units": "kWh"},
+        "advanced_load_up",
+        {"duration_min": 65535, "value": 0, "units": 3},
+    ),
+    (
+        "POST",
+        "/api/dr/advanced_load_up",
+        {"duration_min": 1, "value": 1, "units": "10Wh"},
+        "advanced_load_up",
+        {"duration_min": 1, "value": 1, "units": 1},
+    ),
     ("PUT", "/api/sgd/setpoint", {"setpoint": 125, "units": "F"}, "set_setpoint", {"setpoint": 125, "units": 0}),
     ("PUT", "/api/sgd/setpoint", {"setpoint": 50, "units": "C"}, "set_setpoint", {"setpoint": 50, "units": 1}),
     ("PUT", "/api/sgd/setpoint", {"setpoint": 32, "units": "F"}, "set_setpoint", {"setpoint": 32, "units": 0}),
@@ -318,20 +382,38 @@ def test_accepted_content_types(env, ctype):
     headers = {"Authorization": "Bearer " + TOKEN}
     if ctype is not None:
         headers["Content-Type"] = ctype
-    r = asyncio.run(TestClient(env.app, host="127.0.0.1").request("POST", "/api/dr/shed", body='{"duration_s": 60}', headers=headers))
+    r = asyncio.run(
+        TestClient(env.app, host="127.0.0.1").request(
+            "POST", "/api/dr/shed", body='{"duration_s": 60}', headers=headers
+        )
+    )
     assert_json(r, 200)
     assert env.ucm.calls == [("shed", {"duration_s": 60})]
 
 
-@pytest.mark.parametrize("ctype", ["text/plain", "text/plain\x00", "multipart/form-data; boundary=x",
-                                   "application/x-www-form-urlencoded",  # curl -d, urllib, an HTML form
-                                   None, "",  # a script's fetch() of a Blob: no preflight either
-                                   "application/jsonp", "application/xml", "garbage"])
+@pytest.mark.parametrize(
+    "ctype",
+    [
+        "text/plain",
+        "text/plain\x00",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencoded",  # curl -d, urllib, an HTML form
+        None,
+        "",  # a script's fetch() of a Blob: no preflight either
+        "application/jsonp",
+        "application/xml",
+        "garbage",
+    ],
+)
 def test_other_content_types_415(env, ctype):
     headers = {"Authorization": "Bearer " + TOKEN}
     if ctype is not None:
         headers["Content-Type"] = ctype
-    r = asyncio.run(TestClient(env.app, host="127.0.0.1").request("POST", "/api/dr/shed", body='{"duration_s": 60}', headers=headers))
+    r = asyncio.run(
+        TestClient(env.app, host="127.0.0.1").request(
+            "POST", "/api/dr/shed", body='{"duration_s": 60}', headers=headers
+        )
+    )
     assert assert_json(r, 415) == {"error": "Content-Type must be application/json", "field": None}
     assert env.ucm.calls == []
 
@@ -462,15 +544,24 @@ def test_good_token_forms(env, header):
     assert_json(r, 200)
 
 
-@pytest.mark.parametrize("method,path", [("PATCH", "/api/dr/shed"), ("DELETE", "/api/status"),
-                                         ("POST", "/nowhere"), ("DELETE", "/nowhere"),
-                                         ("PUT", "/api/status"), ("BREW", "/api/status")])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("PATCH", "/api/dr/shed"),
+        ("DELETE", "/api/status"),
+        ("POST", "/nowhere"),
+        ("DELETE", "/nowhere"),
+        ("PUT", "/api/status"),
+        ("BREW", "/api/status"),
+    ],
+)
 def test_every_state_changing_method_needs_token(env, method, path):
     assert_401(env.request(method, path, token=None))
 
 
-@pytest.mark.parametrize("path", ["/", "/api/status", "/api/sgd/info", "/api/sgd/energy",
-                                  "/api/sgd/setpoint", "/api/log?n=5"])
+@pytest.mark.parametrize(
+    "path", ["/", "/api/status", "/api/sgd/info", "/api/sgd/energy", "/api/sgd/setpoint", "/api/log?n=5"]
+)
 def test_gets_need_no_token(env, path):
     assert env.get(path).status_code == 200
 
@@ -478,8 +569,8 @@ def test_gets_need_no_token(env, path):
 def test_constant_time_compare():
     t = b"abcdef"
     assert api._same(b"abcdef", t)
-    for given in (b"", b"abcde", b"abcdefg", b"abcdeF", b"bbcdef", b"abcdefabcdef"):
-        assert not api._same(given, t)
+    for other in (b"", b"abcde", b"abcdefg", b"abcdeF", b"bbcdef", b"abcdefabcdef"):
+        assert not api._same(other, t)
 
 
 @pytest.mark.parametrize("token", [None, b"bytes", " padded", 123])
@@ -496,7 +587,7 @@ def test_make_app_rejects_bad_timeout():
 # --- invalid input: 400 naming the field ------------------------------------------------------
 
 NAN, INF = float("nan"), float("inf")
-DURATION_BAD = ["600", True, False, 1.5, 600.0, -1, 2 ** 31 + 1, [600], {"s": 1}, INF]
+DURATION_BAD = ["600", True, False, 1.5, 600.0, -1, 2**31 + 1, [600], {"s": 1}, INF]
 ALU = {"duration_min": 60, "value": 5, "units": "Wh"}
 INT16_BAD = [-1, 65536, "60", True, 60.0, None, [1], NAN]
 FIELD_CASES = [
@@ -505,16 +596,26 @@ FIELD_CASES = [
     ("POST", "/api/dr/load_up", {}, "duration_s", DURATION_BAD),
     ("POST", "/api/dr/critical_peak", {}, "duration_s", DURATION_BAD),
     ("POST", "/api/dr/grid_emergency", {}, "duration_s", DURATION_BAD),
-    ("POST", "/api/dr/power_level", {"percent": 50}, "percent",
-     ["50", True, False, -1, -0.001, 100.001, 1000, None, [50], NAN, INF, -INF]),
+    (
+        "POST",
+        "/api/dr/power_level",
+        {"percent": 50},
+        "percent",
+        ["50", True, False, -1, -0.001, 100.001, 1000, None, [50], NAN, INF, -INF],
+    ),
     ("POST", "/api/dr/power_level", {"percent": 50}, "direction", ["up", "Absorb", "", 1, True, None]),
     ("POST", "/api/dr/price", {"relative": 1}, "relative", ["1", True, -0.5, 10.5, 11, None, NAN, INF]),
     ("POST", "/api/dr/grid_guidance", {"guidance": "good"}, "guidance", ["Good", "great", 2, True, None, ["good"]]),
     ("POST", "/api/dr/advanced_load_up", ALU, "duration_min", INT16_BAD),
     ("POST", "/api/dr/advanced_load_up", ALU, "value", INT16_BAD),
     ("POST", "/api/dr/advanced_load_up", ALU, "units", ["MWh", "wh", "1 kWh", 2, True, None]),
-    ("PUT", "/api/sgd/setpoint", {"setpoint": 125, "units": "F"}, "setpoint",
-     ["125", True, 125.0, 213, 31, -40, 300, None, NAN]),
+    (
+        "PUT",
+        "/api/sgd/setpoint",
+        {"setpoint": 125, "units": "F"},
+        "setpoint",
+        ["125", True, 125.0, 213, 31, -40, 300, None, NAN],
+    ),
     ("PUT", "/api/sgd/setpoint", {"setpoint": 50, "units": "C"}, "setpoint", [101, -1, 150, 50.5]),
     ("PUT", "/api/sgd/setpoint", {"setpoint": 50, "units": "C"}, "units", ["K", "f", "c", 0, 1, True, None]),
 ]
@@ -522,18 +623,23 @@ WRONG_VALUES = [(m, p, dict(ok, **{f: v}), f) for m, p, ok, f, vals in FIELD_CAS
 ENDPOINTS = [("POST", "/api/dr/" + name) for name, _, _ in api_cmd._DR] + [("PUT", "/api/sgd/setpoint")]
 VALID = {p: ok for m, p, ok, f, v in FIELD_CASES}
 VALID["/api/dr/end"] = {}
-REQUIRED = [("POST", "/api/dr/power_level", {}, "percent"),
-            ("POST", "/api/dr/price", {}, "relative"),
-            ("POST", "/api/dr/grid_guidance", {}, "guidance"),
-            ("PUT", "/api/sgd/setpoint", {"units": "F"}, "setpoint"),
-            ("PUT", "/api/sgd/setpoint", {"setpoint": 120}, "units"),
-            ("PUT", "/api/sgd/setpoint", None, "setpoint")]
+REQUIRED = [
+    ("POST", "/api/dr/power_level", {}, "percent"),
+    ("POST", "/api/dr/price", {}, "relative"),
+    ("POST", "/api/dr/grid_guidance", {}, "guidance"),
+    ("PUT", "/api/sgd/setpoint", {"units": "F"}, "setpoint"),
+    ("PUT", "/api/sgd/setpoint", {"setpoint": 120}, "units"),
+    ("PUT", "/api/sgd/setpoint", None, "setpoint"),
+]
 REQUIRED += [("POST", "/api/dr/advanced_load_up", {k: v for k, v in ALU.items() if k != f}, f) for f in ALU]
 REQUIRED += [("POST", "/api/dr/advanced_load_up", None, "duration_min")]
 
 
-@pytest.mark.parametrize("method,path,body,field", WRONG_VALUES,
-                         ids=["%s-%s=%r" % (p.rsplit("/", 1)[1], f, b[f]) for m, p, b, f in WRONG_VALUES])
+@pytest.mark.parametrize(
+    "method,path,body,field",
+    WRONG_VALUES,
+    ids=["%s-%s=%r" % (p.rsplit("/", 1)[1], f, b[f]) for m, p, b, f in WRONG_VALUES],
+)
 def test_wrong_value(env, method, path, body, field):
     assert_bad(env.request(method, path, body), field)
     assert env.ucm.calls == []
@@ -548,12 +654,14 @@ def test_missing_field(env, method, path, body, field):
 @pytest.mark.parametrize("method,path", ENDPOINTS)
 def test_unknown_field(env, method, path):
     body = dict(VALID[path], durration_s=60)
-    assert assert_bad(env.request(method, path, body), "durration_s") == {"error": "unknown field", "field": "durration_s"}
+    assert assert_bad(env.request(method, path, body), "durration_s") == {
+        "error": "unknown field",
+        "field": "durration_s",
+    }
     assert env.ucm.calls == []
 
 
-BAD_BODIES = [b"{", b"{'duration_s': 1}", b"nul", b'{"a": 1} x', b"\xff\xfe{}", b"\x80", b"[" * 1500,
-              b'{"a": "\xc3"}']
+BAD_BODIES = [b"{", b"{'duration_s': 1}", b"nul", b'{"a": 1} x', b"\xff\xfe{}", b"\x80", b"[" * 1500, b'{"a": "\xc3"}']
 NOT_OBJECTS = [b"[]", b"1", b'"x"', b"null", b"true", b"[{}]"]
 
 
@@ -573,15 +681,24 @@ def test_body_not_object(env, method, path, body):
 
 # --- 404, 405, 411, 413, 500 --------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["/nowhere", "/api", "/api/status/", "/api/dr/bogus", "/api/dr", "//api/status"])
 def test_404(env, path):
     assert assert_json(env.get(path), 404) == {"error": "not found"}
     assert assert_json(env.post(path, {}), 404) == {"error": "not found"}
 
 
-@pytest.mark.parametrize("method,path,allow", [
-    ("GET", "/api/dr/shed", "POST"), ("PUT", "/api/dr/end", "POST"), ("POST", "/api/status", "GET"),
-    ("DELETE", "/api/sgd/setpoint", "PUT"), ("PATCH", "/api/log", "GET"), ("POST", "/", "GET")])
+@pytest.mark.parametrize(
+    "method,path,allow",
+    [
+        ("GET", "/api/dr/shed", "POST"),
+        ("PUT", "/api/dr/end", "POST"),
+        ("POST", "/api/status", "GET"),
+        ("DELETE", "/api/sgd/setpoint", "PUT"),
+        ("PATCH", "/api/log", "GET"),
+        ("POST", "/", "GET"),
+    ],
+)
 def test_405(env, method, path, allow):
     r = env.request(method, path, {})
     assert assert_json(r, 405) == {"error": "method not allowed"}
@@ -632,13 +749,18 @@ def test_token_masked_in_log(env):
 
 def test_token_never_in_any_response(env):
     hdr = {"Authorization": "Bearer " + TOKEN}
-    for method, path, body in [("POST", "/api/dr/shed", {"x": 1}), ("POST", "/nowhere", None),
-                               ("GET", "/api/status", None), ("POST", "/api/dr/shed", "{")]:
+    for method, path, body in [
+        ("POST", "/api/dr/shed", {"x": 1}),
+        ("POST", "/nowhere", None),
+        ("GET", "/api/status", None),
+        ("POST", "/api/dr/shed", "{"),
+    ]:
         r = env.request(method, path, body, token=None, headers=hdr)
         assert TOKEN not in r.text and all(TOKEN not in str(v) for v in r.headers.values())
 
 
 # --- a real server on a socket ------------------------------------------------------------------
+
 
 class Server:
     def __init__(self, timeout_s):
@@ -647,7 +769,8 @@ class Server:
         self.app = api.make_app(self.ucm, TOKEN, log=self.logs.append, request_timeout_s=timeout_s)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(
-            target=self.loop.run_until_complete, args=(api.serve(self.app, "127.0.0.1", 0),), daemon=True)
+            target=self.loop.run_until_complete, args=(api.serve(self.app, "127.0.0.1", 0),), daemon=True
+        )
         self.thread.start()
         deadline = time.monotonic() + 5
         while not (self.app.server and self.app.server.sockets):
@@ -716,8 +839,15 @@ AUTH = ("Authorization: Bearer %s\r\n" % TOKEN).encode()
 
 
 def post(path, body, extra=b""):
-    return b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" + AUTH + \
-        extra + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    return (
+        b"POST "
+        + path
+        + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + AUTH
+        + extra
+        + b"Content-Length: %d\r\n\r\n" % len(body)
+        + body
+    )
 
 
 MALFORMED = [
@@ -741,28 +871,59 @@ MALFORMED = [
     ("huge-request-line", b"GET /" + b"a" * 6000 + b" HTTP/1.1\r\n\r\n", False, {400}),
     ("endless-line", b"GET /" + b"a" * 3000, False, {400}),
     ("too-many-headers", b"GET /api/status HTTP/1.1\r\n" + b"X-A: b\r\n" * 1000 + b"\r\n", False, {400}),
-    ("content-length-not-number", post(b"/api/dr/end", b"{}").replace(b"Content-Length: 2", b"Content-Length: abc"),
-     False, {400}),
-    ("content-length-negative", post(b"/api/dr/end", b"{}").replace(b"Content-Length: 2", b"Content-Length: -5"),
-     False, {400}),
-    ("content-length-float", post(b"/api/dr/end", b"{}").replace(b"Content-Length: 2", b"Content-Length: 1e3"),
-     False, {400}),
+    (
+        "content-length-not-number",
+        post(b"/api/dr/end", b"{}").replace(b"Content-Length: 2", b"Content-Length: abc"),
+        False,
+        {400},
+    ),
+    (
+        "content-length-negative",
+        post(b"/api/dr/end", b"{}").replace(b"Content-Length: 2", b"Content-Length: -5"),
+        False,
+        {400},
+    ),
+    (
+        "content-length-float",
+        post(b"/api/dr/end", b"{}").replace(b"Content-Length: 2", b"Content-Length: 1e3"),
+        False,
+        {400},
+    ),
     ("content-length-twice", post(b"/api/dr/end", b"{}", b"Content-Length: x\r\n"), False, {400}),
-    ("content-length-huge", post(b"/api/dr/end", b"").replace(b"Content-Length: 0", b"Content-Length: 99999999"),
-     False, {413}),
-    ("content-length-short", post(b"/api/dr/shed", b'{"duration_s": 5}').replace(b"Length: 17", b"Length: 2"),
-     False, {400}),
-    ("body-cut-short", post(b"/api/dr/shed", b'{"duration_s": 5}').replace(b"Length: 17", b"Length: 50"),
-     True, {400}),
-    ("chunked-body", b"POST /api/dr/end HTTP/1.1\r\n" + AUTH + b"Transfer-Encoding: chunked\r\n\r\n"
-     b"2\r\n{}\r\n0\r\n\r\n", False, {411}),
-    ("body-without-length", post(b"/api/dr/shed", b'{"duration_s": 5}').replace(b"Content-Length: 17\r\n", b""),
-     False, {411}),
+    (
+        "content-length-huge",
+        post(b"/api/dr/end", b"").replace(b"Content-Length: 0", b"Content-Length: 99999999"),
+        False,
+        {413},
+    ),
+    (
+        "content-length-short",
+        post(b"/api/dr/shed", b'{"duration_s": 5}').replace(b"Length: 17", b"Length: 2"),
+        False,
+        {400},
+    ),
+    ("body-cut-short", post(b"/api/dr/shed", b'{"duration_s": 5}').replace(b"Length: 17", b"Length: 50"), True, {400}),
+    (
+        "chunked-body",
+        b"POST /api/dr/end HTTP/1.1\r\n" + AUTH + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        False,
+        {411},
+    ),
+    (
+        "body-without-length",
+        post(b"/api/dr/shed", b'{"duration_s": 5}').replace(b"Content-Length: 17\r\n", b""),
+        False,
+        {411},
+    ),
     ("body-not-json", post(b"/api/dr/shed", b"{nope"), False, {400}),
     ("deeply-nested-json", post(b"/api/dr/shed", b"[" * 1500), False, {400}),
     ("body-not-utf8", post(b"/api/dr/shed", b'{"duration_s": "\xff"}'), False, {400}),
-    ("content-type-not-json", post(b"/api/dr/shed", b'{"duration_s": 5}').replace(
-        b"application/json", b"text/plain\x00"), False, {415}),
+    (
+        "content-type-not-json",
+        post(b"/api/dr/shed", b'{"duration_s": 5}').replace(b"application/json", b"text/plain\x00"),
+        False,
+        {415},
+    ),
     ("unknown-method-no-token", b"BREW /api/status HTTP/1.1\r\n\r\n", False, {401}),
     ("wrong-token", post(b"/api/dr/end", b"{}").replace(TOKEN.encode(), b"nope"), False, {401}),
     ("half-request-line-eof", b"GET /api/sta", True, {400}),
@@ -820,9 +981,16 @@ def assert_closed_after_timeout(s, t0):
     assert data == b"" and 0.4 < elapsed < 2.0, (data, elapsed)
 
 
-@pytest.mark.parametrize("first", [b"", b"GET /api/sta", b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n",
-                                   post(b"/api/dr/shed", b'{"duration_s": 600}')[:-6]],
-                         ids=["silent", "half-request-line", "headers-unfinished", "body-unfinished"])
+@pytest.mark.parametrize(
+    "first",
+    [
+        b"",
+        b"GET /api/sta",
+        b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+        post(b"/api/dr/shed", b'{"duration_s": 600}')[:-6],
+    ],
+    ids=["silent", "half-request-line", "headers-unfinished", "body-unfinished"],
+)
 def test_stalled_client_does_not_block_others(server, first):
     t0 = time.monotonic()
     stalled = server.connect()
@@ -845,7 +1013,7 @@ def test_slow_client_is_cut_at_timeout(server):
         request = b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: 1\r\n" * 100 + b"\r\n"
         for i in range(len(request)):  # one byte every 20 ms: 0.5 s is not enough
             try:
-                s.sendall(request[i:i + 1])
+                s.sendall(request[i : i + 1])
             except OSError:
                 break
             if time.monotonic() - t0 > 1.5:
@@ -900,7 +1068,10 @@ def test_past_max_clients_a_request_waits_then_gets_503(one_slot):
     server = one_slot
     busy0 = server.app.busy
     server.ucm.delay_s = api.BUSY_WAIT_S + 1.5  # the one slot is held longer than a request waits
-    shed = b"POST /api/dr/shed HTTP/1.0\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}" % TOKEN.encode()
+    shed = (
+        b"POST /api/dr/shed HTTP/1.0\r\nAuthorization: Bearer %s\r\nContent-Type: "
+        b"application/json\r\nContent-Length: 2\r\n\r\n{}" % TOKEN.encode()
+    )
     t, out = _in_thread(lambda: server.raw(shed, timeout=10))
     time.sleep(0.3)
     t0 = time.monotonic()
@@ -918,7 +1089,10 @@ def test_a_short_burst_past_max_clients_waits_for_its_slot(one_slot):
     server = one_slot
     busy0 = server.app.busy
     server.ucm.delay_s = 0.5
-    shed = b"POST /api/dr/shed HTTP/1.0\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}" % TOKEN.encode()
+    shed = (
+        b"POST /api/dr/shed HTTP/1.0\r\nAuthorization: Bearer %s\r\nContent-Type: "
+        b"application/json\r\nContent-Length: 2\r\n\r\n{}" % TOKEN.encode()
+    )
     threads = [_in_thread(lambda: server.raw(shed, timeout=10)) for _ in range(3)]
     for t, _ in threads:
         t.join(10)
@@ -939,10 +1113,17 @@ def test_json_answers_are_streamed_without_a_content_length(server):
     assert json.loads(body) == {"frames": server.ucm.frames(3)}
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30)
-                    | st.floats(allow_nan=False, allow_infinity=False),
-                    lambda kids: st.lists(kids, max_size=8) | st.dictionaries(st.text(max_size=10), kids, max_size=8),
-                    max_leaves=60))
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.text(max_size=30)
+        | st.floats(allow_nan=False, allow_infinity=False),
+        lambda kids: st.lists(kids, max_size=8) | st.dictionaries(st.text(max_size=10), kids, max_size=8),
+        max_leaves=60,
+    )
+)
 def test_streamed_json_pieces_are_the_json_of_the_object(obj):
     pieces = list(api._chunks(obj))
     assert json.loads("".join(pieces)) == obj
@@ -951,8 +1132,10 @@ def test_streamed_json_pieces_are_the_json_of_the_object(obj):
 
 def test_two_content_length_headers_are_refused(server):
     body = b'{"duration_s": 600}'
-    req = (b"POST /api/dr/shed HTTP/1.0\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
-           b"Content-Length: 2\r\nContent-Length: %d\r\n\r\n%s" % (TOKEN.encode(), len(body), body))
+    req = (
+        b"POST /api/dr/shed HTTP/1.0\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 2\r\nContent-Length: %d\r\n\r\n%s" % (TOKEN.encode(), len(body), body)
+    )
     n = len(server.ucm.calls)
     code, out = server.raw(req, timeout=5)
     assert code == 400, out
@@ -975,25 +1158,64 @@ def test_wrong_tokens_back_off_per_address(server):
 
 # --- cross-site: Host names, and GETs that put traffic on the bus ----------------------
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.1:8080", "192.168.1.50", "[::1]:80", "[fe80::1]",
-                                  "localhost", "LOCALHOST:8080", "ucm", "ucm.local", "UCM.Local:80", "heater.lan"])
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "127.0.0.1:8080",
+        "192.168.1.50",
+        "[::1]:80",
+        "[fe80::1]",
+        "localhost",
+        "LOCALHOST:8080",
+        "ucm",
+        "ucm.local",
+        "UCM.Local:80",
+        "heater.lan",
+    ],
+)
 def test_host_names_of_the_board_are_served(host):
     e = Env(hosts=["ucm", "ucm.local", "heater.lan"])
     r = asyncio.run(TestClient(e.app, host=host).request("GET", "/api/status"))
     assert_json(r, 200)
 
 
-@pytest.mark.parametrize("host", ["attacker.example", "ucm.attacker.example", "192.168.1.50.nip.io", "localhost.evil",
-                                  "ucm.local.evil", "heater.lan.evil:80", "evil", "1.2.3.4x"])
-@pytest.mark.parametrize("method, path", [("GET", "/api/status"), ("POST", "/api/dr/shed"), ("GET", "/api/sgd/info?refresh=1"),
-                                          ("PUT", "/api/config"), ("GET", "/api/log")])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "attacker.example",
+        "ucm.attacker.example",
+        "192.168.1.50.nip.io",
+        "localhost.evil",
+        "ucm.local.evil",
+        "heater.lan.evil:80",
+        "evil",
+        "1.2.3.4x",
+    ],
+)
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/api/status"),
+        ("POST", "/api/dr/shed"),
+        ("GET", "/api/sgd/info?refresh=1"),
+        ("PUT", "/api/config"),
+        ("GET", "/api/log"),
+    ],
+)
 def test_other_host_names_are_refused_before_anything_runs(host, method, path):
     # a DNS-rebinding page reaches the board under its own name: 403, even with the
     # token (the browser would send a stored one), nothing read, nothing sent
     e = Env(hosts=["ucm", "ucm.local", "heater.lan"])
-    r = asyncio.run(TestClient(e.app, host=host).request(
-        method, path, headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"},
-        body='{"duration_s": 60}' if method != "GET" else None))
+    r = asyncio.run(
+        TestClient(e.app, host=host).request(
+            method,
+            path,
+            headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"},
+            body='{"duration_s": 60}' if method != "GET" else None,
+        )
+    )
     assert assert_json(r, 403)["error"].startswith("Host is not a name of this board")
     assert e.ucm.calls == [] and e.ucm.frames_asked == []
 
@@ -1011,8 +1233,14 @@ def test_no_host_header_is_served(server):
     assert st == 403
 
 
-@pytest.mark.parametrize("path, kind", [("/api/sgd/info?refresh=1", "refresh_info"), ("/api/sgd/energy?refresh=1", "refresh_energy"),
-                                        ("/api/sgd/setpoint", "get_setpoint")])
+@pytest.mark.parametrize(
+    "path, kind",
+    [
+        ("/api/sgd/info?refresh=1", "refresh_info"),
+        ("/api/sgd/energy?refresh=1", "refresh_energy"),
+        ("/api/sgd/setpoint", "get_setpoint"),
+    ],
+)
 def test_bus_gets_without_token_are_rate_limited(env, path, kind, monkeypatch):
     now = [1000]
     monkeypatch.setattr(api, "ticks_ms", lambda: now[0])

@@ -588,8 +588,11 @@ KIND_CASES = {
     "sleep": ("", "sleep", {"op2": 0}),
     "wake": ("", "wake", {"op2": 0}),
     "reboot": ("", "reboot", {"op2": 0}),
-    "advanced_load_up": ("--duration-min 90 --value 12 --units 10Wh", "advanced_load_up",
-                         {"duration_min": 90, "value": 12, "units": 1}),  # fmt: skip
+    "advanced_load_up": (
+        "--duration-min 90 --value 12 --units 10Wh",
+        "advanced_load_up",
+        {"duration_min": 90, "value": 12, "units": 1},
+    ),  # fmt: skip
     "get_information": ("", "get_information", {}),
     "commodity_read": ("--commodity 7", "commodity_read", {"commodity": 7}),
     "utc_time": ("--utc 946684800 --tz-hours 1 --dst-hours 0.5", "utc_time", {"utc": 0, "tz": 4, "dst": 2}),

@@ -43,7 +43,11 @@ def need_board(board):
 
 
 def clean_env(**extra):
-    env = {k: v for k, v in os.environ.items() if k not in SECRETS and k not in ("MPREMOTE", "MPY_FLAGS", "MAKEFLAGS", "MFLAGS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in SECRETS and k not in ("MPREMOTE", "MPY_FLAGS", "MAKEFLAGS", "MFLAGS")
+    }
     env.update(extra)
     return env
 
@@ -96,10 +100,17 @@ def test_dry_run_lists_files_sizes_total_and_budget(board):
     assert sorted(files) == sorted(it.dest for it in deploy.files(board))
     total = re.search(r"^\s*(\d+)  total, (\d+) files$", proc.stdout, re.M)
     assert total and int(total.group(1)) == sum(files.values()) and int(total.group(2)) == len(files)
-    budget = re.search(r"^budget: (\d+) B of 65536 B of \.mpy for lib/, firmware/, boards/common, boards/%s \((\d+) B left\)" % board, proc.stdout, re.M)
+    budget = re.search(
+        r"^budget: (\d+) B of 65536 B of \.mpy for lib/, firmware/, boards/common, boards/%s \((\d+) B left\)" % board,
+        proc.stdout,
+        re.M,
+    )
     assert budget, proc.stdout
-    ours = sum(n for dest, n in files.items() if dest.endswith(".mpy") and not dest.startswith("/lib/microdot/")
-               and dest != "/lib/adafruit_pioasm.mpy")
+    ours = sum(
+        n
+        for dest, n in files.items()
+        if dest.endswith(".mpy") and not dest.startswith("/lib/microdot/") and dest != "/lib/adafruit_pioasm.mpy"
+    )
     assert int(budget.group(1)) == ours <= 65536
     assert "token: not set (enter it on the setup page)" in proc.stdout
     assert "nothing copied" in proc.stdout
@@ -178,7 +189,11 @@ def test_repl_and_logs_need_a_serial_port(target):
 def test_mpremote_failing_to_connect_is_one_line():
     need_board("pico_w")
     proc = run_deploy("--board", "pico_w", "--port", "no-such-port")
-    one_error_line(proc, r"mpremote failed while asking the board its MicroPython version on no-such-port: failed to access no-such-port")
+    one_error_line(
+        proc,
+        r"mpremote failed while asking the board its MicroPython version on no-such-port: failed to access "
+        r"no-such-port",
+    )
 
 
 def test_mpy_cross_rejecting_a_file(tmp_path):
@@ -193,12 +208,20 @@ def test_mpy_cross_rejecting_a_file(tmp_path):
 def test_two_sources_on_one_board_path(tmp_path, monkeypatch):
     for d in ("lib/pkg", "firmware", "boards/common", "boards/b1", "boards/host"):
         (tmp_path / d).mkdir(parents=True)
-    for f in ("lib/pkg/__init__.py", "firmware/main.py", "firmware/api.py", "boards/b1/board.py", "boards/common/api.py"):
+    for f in (
+        "lib/pkg/__init__.py",
+        "firmware/main.py",
+        "firmware/api.py",
+        "boards/b1/board.py",
+        "boards/common/api.py",
+    ):
         (tmp_path / f).write_text("")
     monkeypatch.setattr(deploy, "ROOT", str(tmp_path))
     monkeypatch.setattr(deploy, "BOARDS_DIR", str(tmp_path / "boards"))
     assert deploy.boards() == ["b1"]
-    with pytest.raises(deploy.DeployError, match=r"firmware/api.py and boards/common/api.py would both be /lib/api.mpy"):
+    with pytest.raises(
+        deploy.DeployError, match=r"firmware/api.py and boards/common/api.py would both be /lib/api.mpy"
+    ):
         deploy.files("b1", page=False)
     (tmp_path / "boards/common/api.py").unlink()
     (tmp_path / "boards/b1/pkg.py").write_text("")
@@ -210,7 +233,10 @@ def test_starter_config_holds_only_what_is_given():
     assert deploy.starter_config({}) == {}
     assert deploy.starter_config({"WIFI_SSID": "x", "WIFI_PASSWORD": ""}) == {"wifi": {"ssid": "x"}}
     assert deploy.starter_config({"UCM_TOKEN": "12345678"}) == {"token": "12345678"}
-    assert deploy.starter_config(SECRETS) == {"wifi": {"ssid": "home-net", "password": "pw-very-secret-1"}, "token": "tok-very-secret-2"}
+    assert deploy.starter_config(SECRETS) == {
+        "wifi": {"ssid": "home-net", "password": "pw-very-secret-1"},
+        "token": "tok-very-secret-2",
+    }
     with pytest.raises(deploy.DeployError, match="UCM_TOKEN: 8..128 characters"):
         deploy.starter_config({"UCM_TOKEN": "short"})
 
@@ -336,8 +362,12 @@ def test_mpremote_command_lines(tmp_path):
     fake = tmp_path / "fake_mpremote.py"
     fake.write_text(FAKE_MPREMOTE)
     log = tmp_path / "argv.jsonl"
-    proc = run_deploy("--board", "pico_w", "--port", "fakeport", env=clean_env(MPREMOTE="%s %s %s" % (sys.executable, fake, log)))
-    one_error_line(proc, r"^deploy: mpremote failed while copying the files on fakeport: cp: No space left on device\.$")
+    proc = run_deploy(
+        "--board", "pico_w", "--port", "fakeport", env=clean_env(MPREMOTE="%s %s %s" % (sys.executable, fake, log))
+    )
+    one_error_line(
+        proc, r"^deploy: mpremote failed while copying the files on fakeport: cp: No space left on device\.$"
+    )
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(calls) == 2  # the query, then one run for everything (no main.py: no stop)
     assert calls[0] == ["connect", "fakeport", "exec", deploy.QUERY]
@@ -351,7 +381,10 @@ def test_mpremote_command_lines(tmp_path):
             commands[-1].append(a)
     assert commands[0][1].startswith("import os")  # the preparation (folders, stale files)
     commands = [" ".join(c) for c in commands]
-    assert commands[1].startswith("fs cp -r build/deploy/pico_w/lib/cta2045 build/deploy/pico_w/lib/microdot build/deploy/pico_w/lib/ninebit build/deploy/pico_w/lib/ucm :/lib/")
+    assert commands[1].startswith(
+        "fs cp -r build/deploy/pico_w/lib/cta2045 build/deploy/pico_w/lib/microdot "
+        "build/deploy/pico_w/lib/ninebit build/deploy/pico_w/lib/ucm :/lib/"
+    )
     assert commands[2].startswith("fs cp build/deploy/pico_w/lib/api.mpy") and commands[2].endswith(" :/lib/")
     assert "build/deploy/pico_w/lib/board.mpy" in commands[2]
     assert commands[3] == "fs cp build/deploy/pico_w/www/index.html.gz build/deploy/pico_w/www/setup.html :/www/"
@@ -372,4 +405,7 @@ def test_host_only_modules_stay_off_devices(board):
         for it in deploy.files(board, page=False):
             if it.kind == "mpy" and it.group == "budget":
                 text = open(it.src).read()
-                assert not re.search(r"^(from %s import|import %s)" % (re.escape(mod), re.escape(mod)), text, re.M), (it.src, mod)
+                assert not re.search(r"^(from %s import|import %s)" % (re.escape(mod), re.escape(mod)), text, re.M), (
+                    it.src,
+                    mod,
+                )

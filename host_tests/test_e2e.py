@@ -57,7 +57,9 @@ def test_dr_command_and_end(rig, kind, body, state):
     code, r = rig.api("POST", "/api/dr/end", {})
     assert code == 200 and r["result"] == "ack"
     assert rig.do(rig.sim.state_name) in ("running_normal", "idle_normal")
-    st = rig.wait(lambda: (lambda s: s["sgd"]["op_state"]["name"].endswith("_normal") and s)(rig.status()), what="normal")
+    st = rig.wait(
+        lambda: (lambda s: s["sgd"]["op_state"]["name"].endswith("_normal") and s)(rig.status()), what="normal"
+    )
     assert st["event"] is None
 
 

@@ -36,7 +36,9 @@ HOME = {"ssid": "home", "password": "correct horse"}
 def device(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # the board's flash: ucm.json lives here
     (tmp_path / "www").mkdir()  # and the set-up page, as make deploy puts it there
-    (tmp_path / "www" / "setup.html").write_bytes(open(os.path.join(ROOT, "firmware", "www", "setup.html"), "rb").read())
+    (tmp_path / "www" / "setup.html").write_bytes(
+        open(os.path.join(ROOT, "firmware", "www", "setup.html"), "rb").read()
+    )
     monkeypatch.setattr(gc, "mem_free", lambda: 150000, raising=False)
     monkeypatch.setattr(supervisor, "STALL_MS", 1500)
     monkeypatch.setattr(supervisor, "PERIOD_MS", 100)
@@ -113,6 +115,7 @@ class Unit:
                     return r.status, r.read().decode(), r.headers
             except urllib.error.HTTPError as e:
                 return e.code, e.read().decode(), e.headers
+
         return await asyncio.to_thread(go)
 
     async def json(self, method, path, body=None, token=None):
@@ -211,8 +214,13 @@ def test_first_set_up_cannot_be_done_by_another_site(device):
         u = await Unit().start()
         await u.until(u.link_up, what="link up")
         origin = b"Origin: http://attacker.example\nReferer: http://attacker.example/x.html\n"
-        for ctype in (b"application/x-www-form-urlencoded", b"text/plain", b"multipart/form-data; boundary=x",
-                      b"text/plain;charset=UTF-8", None):  # None: fetch() of a Blob, no type at all
+        for ctype in (
+            b"application/x-www-form-urlencoded",
+            b"text/plain",
+            b"multipart/form-data; boundary=x",
+            b"text/plain;charset=UTF-8",
+            None,
+        ):  # None: fetch() of a Blob, no type at all
             head = b"POST /api/setup HTTP/1.1\nHost: 127.0.0.1:%d\n" % u.port + origin
             if ctype is not None:
                 head += b"Content-Type: " + ctype + b"\n"
@@ -220,8 +228,9 @@ def test_first_set_up_cannot_be_done_by_another_site(device):
             assert st == 415, (ctype, st, text)
         # DNS rebinding: the attacker's name now points at the board, JSON is same-origin
         for host in (b"attacker.example", b"ucm.attacker.example:80", b"192.168.1.50.nip.io"):
-            st, text = await asyncio.to_thread(_raw, u.port, b"POST /api/setup HTTP/1.1\nHost: " + host + b"\n"
-                                               b"Content-Type: application/json\n", ATTACK)
+            st, text = await asyncio.to_thread(
+                _raw, u.port, b"POST /api/setup HTTP/1.1\nHost: " + host + b"\nContent-Type: application/json\n", ATTACK
+            )
             assert st == 403 and "http_hosts" in text, (host, st, text)
             st, text = await asyncio.to_thread(_raw, u.port, b"GET /api/status HTTP/1.1\nHost: " + host + b"\n")
             assert st == 403, host  # and it cannot read anything either
@@ -229,8 +238,9 @@ def test_first_set_up_cannot_be_done_by_another_site(device):
         assert "evil" not in open("ucm.json").read()
         st, text = await asyncio.to_thread(_raw, u.port, b"GET /api/status HTTP/1.1\nHost: ucm.local\n")
         assert st == 200  # the board's own names work
-        st, text = await asyncio.to_thread(_raw, u.port, b"POST /api/setup HTTP/1.1\nHost: 127.0.0.1\n"
-                                           b"Content-Type: application/json\n", ATTACK)
+        st, text = await asyncio.to_thread(
+            _raw, u.port, b"POST /api/setup HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/json\n", ATTACK
+        )
         assert st == 200 and u.system.config.data["token"] == "attacker-token"  # the owner's own form
         u.stop()
 
@@ -238,12 +248,23 @@ def test_first_set_up_cannot_be_done_by_another_site(device):
 
 
 def test_http_hosts_adds_names(device):
-    write_config(device, {"token": TOKEN, "wifi": dict(HOME, hostname="heater"), "http_hosts": "heater.fritz.box, ucm.lan"})
+    write_config(
+        device, {"token": TOKEN, "wifi": dict(HOME, hostname="heater"), "http_hosts": "heater.fritz.box, ucm.lan"}
+    )
 
     async def go():
         u = await Unit().start()
-        for host, status in ((b"heater", 200), (b"HEATER.local:80", 200), (b"heater.fritz.box", 200), (b"ucm.lan:8080", 200),
-                             (b"ucm", 403), (b"ucm.local", 403), (b"fritz.box", 403), (b"[::1]:80", 200), (b"10.0.0.7", 200)):
+        for host, status in (
+            (b"heater", 200),
+            (b"HEATER.local:80", 200),
+            (b"heater.fritz.box", 200),
+            (b"ucm.lan:8080", 200),
+            (b"ucm", 403),
+            (b"ucm.local", 403),
+            (b"fritz.box", 403),
+            (b"[::1]:80", 200),
+            (b"10.0.0.7", 200),
+        ):
             st, _ = await asyncio.to_thread(_raw, u.port, b"GET /api/status HTTP/1.1\nHost: " + host + b"\n")
             assert st == status, host
         u.stop()
@@ -278,9 +299,17 @@ def test_settings_apply_live_and_a_removed_one_gets_its_default_back(device):
 def test_a_saved_config_that_would_brick_the_board_boots_with_those_keys_at_default(device):
     # written by hand or by an older firmware: the board still starts, the good keys
     # apply, each bad one takes its default and /api/status names it
-    write_config(device, {"token": TOKEN, "wifi": HOME, "watchdog_ms": 1, "http_port": 70000,
-                          "settings": {"log_size": 0, "baud": 0, "t_ma_ms": 0, "heartbeat_ms": 30000},
-                          "pins": {"uart": 99}})
+    write_config(
+        device,
+        {
+            "token": TOKEN,
+            "wifi": HOME,
+            "watchdog_ms": 1,
+            "http_port": 70000,
+            "settings": {"log_size": 0, "baud": 0, "t_ma_ms": 0, "heartbeat_ms": 30000},
+            "pins": {"uart": 99},
+        },
+    )
 
     async def go():
         u = await Unit().start()
@@ -340,9 +369,14 @@ def test_config_put_applies_saves_and_hides_secrets(device):
         on_flash = json.loads(open("ucm.json").read())
         assert on_flash["settings"] == {"heartbeat_ms": 30000} and on_flash["wifi"]["ssid"] == "other"
         assert on_flash["wifi"]["password"] == HOME["password"] and on_flash["transceiver"] == "auto"
-        for body, field in (({"settings": {"heartbeat_ms": "x"}}, "settings.heartbeat_ms"), ({"nope": 1}, "nope"),
-                            ({"transceiver": "rs232"}, "transceiver"), ({"ap": {"password": "short"}}, "ap.password"),
-                            ({"pins": {"cs": 3}}, "pins.cs"), ({"http_port": -1}, "http_port")):
+        for body, field in (
+            ({"settings": {"heartbeat_ms": "x"}}, "settings.heartbeat_ms"),
+            ({"nope": 1}, "nope"),
+            ({"transceiver": "rs232"}, "transceiver"),
+            ({"ap": {"password": "short"}}, "ap.password"),
+            ({"pins": {"cs": 3}}, "pins.cs"),
+            ({"http_port": -1}, "http_port"),
+        ):
             st, r = await u.json("PUT", "/api/config", body, TOKEN)
             assert st == 400 and r["field"] == field, (body, r)
         assert json.loads(open("ucm.json").read()) == on_flash  # nothing saved by a bad request

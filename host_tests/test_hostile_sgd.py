@@ -113,8 +113,10 @@ def test_a_stream_of_0x08_bytes(firmware):
     _check(r, sent, times, seen, naks0)
     took = _recovers(r)
     assert took < 20
-    print("%s: %d bytes of 0x08 in %d s, status answered in at most %.2f s, recovered in %.1f s"
-          % (r.kind, sent, FLOOD_S, max(times), took))
+    print(
+        "%s: %d bytes of 0x08 in %d s, status answered in at most %.2f s, recovered in %.1f s"
+        % (r.kind, sent, FLOOD_S, max(times), took)
+    )
 
 
 def test_random_bytes(firmware):
@@ -140,8 +142,12 @@ def test_override_and_information_floods_oversize_lengths_and_a_stray_max_payloa
     from cta2045.message import encode
 
     r = firmware
-    burst = (encode("customer_override", override=1) * 10 + encode("get_information") * 5
-             + encode("customer_override", override=0) * 10 + b"\x08\x01\xff\xff" * 40)
+    burst = (
+        encode("customer_override", override=1) * 10
+        + encode("get_information") * 5
+        + encode("customer_override", override=0) * 10
+        + b"\x08\x01\xff\xff" * 40
+    )
     sent, times, seen = _flood(r, lambda: burst)
     assert max(times) < 5, times
     assert r.proc.poll() is None
@@ -161,5 +167,7 @@ def test_override_and_information_floods_oversize_lengths_and_a_stray_max_payloa
     assert st["link"]["peer_max_payload"] == peer_max
     code, res = r.api("GET", "/api/sgd/info?refresh=1", timeout=30)
     assert code == 200 and res["refresh"]["result"] == "reply", res
-    print("%s: %d bytes of frames in %d s, status answered in at most %.2f s, recovered in %.1f s"
-          % (r.kind, sent, FLOOD_S, max(times), took))
+    print(
+        "%s: %d bytes of frames in %d s, status answered in at most %.2f s, recovered in %.1f s"
+        % (r.kind, sent, FLOOD_S, max(times), took)
+    )

@@ -30,8 +30,14 @@ def test_status_names_the_bus_and_frames_arrive(rig):
     got = frames(rig, 6)
     assert len(got) == 6 and all(f["checksum_ok"] and f["dir"] == "rx" for f in got)
     kinds = {(f["kind"], f.get("node"), f.get("block")) for f in got}
-    assert kinds == {("poll", 16, None), ("poll", 12, None), ("poll", 2, None),
-                     ("block", None, 0), ("block", None, 8), ("block", None, 13)}
+    assert kinds == {
+        ("poll", 16, None),
+        ("poll", 12, None),
+        ("poll", 2, None),
+        ("block", None, 0),
+        ("block", None, 8),
+        ("block", None, 13),
+    }
     b0 = [f for f in got if f.get("block") == 0][0]
     assert b0["words"][1] == 49 * 512
 
@@ -65,8 +71,13 @@ def test_sending_is_refused_while_listening_and_cta2045_commands_are_503(rig):
     assert st == 409 and "personality" in r["error"]
     st, r = rig.api("POST", "/api/ninebit/send", {"hex": "90 00 90"}, token=None)
     assert st == 401
-    for body, field in (({"hex": "zz"}, "hex"), ({"hex": "90"}, "hex"), ({"hex": "900090", "force": 1}, "force"),
-                        ({}, "hex"), ({"hex": "900090", "x": 1}, "x")):
+    for body, field in (
+        ({"hex": "zz"}, "hex"),
+        ({"hex": "90"}, "hex"),
+        ({"hex": "900090", "force": 1}, "force"),
+        ({}, "hex"),
+        ({"hex": "900090", "x": 1}, "x"),
+    ):
         st, r = rig.api("POST", "/api/ninebit/send", body)
         assert st == 400 and r["field"] == field, (body, r)
     st, r = rig.api("POST", "/api/dr/shed", {"duration_s": 60})

@@ -42,7 +42,7 @@ def test_flagged_reader_recovers_every_frame(items, tail):
 @given(st.lists(st.tuples(plain_junk, frames), max_size=12), st.integers(1, 40))
 def test_plain_reader_recovers_every_frame(items, chunk):
     data = b"".join(bytes(j) + f for j, f in items)
-    got, errs = run_reader(lambda r: [r.feed(data[i:i + chunk]) for i in range(0, len(data), chunk)], False)
+    got, errs = run_reader(lambda r: [r.feed(data[i : i + chunk]) for i in range(0, len(data), chunk)], False)
     assert got == [f for _, f in items]
 
 
@@ -53,7 +53,7 @@ def test_capture_round_trip_any_chunking(syms, chunk):
     u = Unescaper()
     out = []
     for i in range(0, len(cap), chunk):
-        u.feed(cap[i:i + chunk], out)
+        u.feed(cap[i : i + chunk], out)
     assert out == syms == unescape(cap)
     assert u.bad == 0
 

@@ -99,8 +99,11 @@ def test_oracle_is_the_pypi_package_and_ours_stays_cta2045():
     mod = sys.modules["cta2045"]
     assert mod.__file__.startswith(oracle.LIB)
     assert hasattr(mod, "frame") and not hasattr(mod, "app")
-    assert not any(getattr(m, "__file__", "") and "site-packages" in m.__file__
-                   for k, m in sys.modules.items() if k.split(".")[0] == "cta2045")
+    assert not any(
+        getattr(m, "__file__", "") and "site-packages" in m.__file__
+        for k, m in sys.modules.items()
+        if k.split(".")[0] == "cta2045"
+    )
     assert oracle.load() is PCTA
 
 
@@ -351,8 +354,12 @@ def alu_pair(duration, value, units, optional, rc=None):
         ours_kw[o] = v
         theirs_kw[t] = v
     if rc is None:
-        return message.encode("advanced_load_up", **ours_kw), app.advanced_load_up(duration, value, units, **theirs_kw).to_bytes()
-    obj = app.AdvancedLoadUp(opcode2=0x80, response_code=rc, duration_minutes=duration, value=value, units=units, **theirs_kw)
+        return message.encode("advanced_load_up", **ours_kw), app.advanced_load_up(
+            duration, value, units, **theirs_kw
+        ).to_bytes()
+    obj = app.AdvancedLoadUp(
+        opcode2=0x80, response_code=rc, duration_minutes=duration, value=value, units=units, **theirs_kw
+    )
     return message.encode("advanced_load_up", reply=True, rc=rc, **ours_kw), obj.to_bytes()
 
 
@@ -410,7 +417,11 @@ alu_args = st.tuples(
     st.integers(0, 0xFFFF),
     st.integers(0, 0xFF),
     st.tuples(
-        st.integers(0, 0xFF), st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFF), st.integers(0, 0xFF)
+        st.integers(0, 0xFF),
+        st.integers(0, 0xFFFFFFFF),
+        st.integers(0, 0xFFFFFFFF),
+        st.integers(0, 0xFF),
+        st.integers(0, 0xFF),
     ),
     st.integers(0, 5),
 )
@@ -473,8 +484,9 @@ def test_alu_truncated_optional_field_differs():
     # whole field and ignores the rest; ours raises CodecError. A set request ends on a
     # whole field only at LEN 7, 8, 12, 16, 17 and 18 (section 4.6 says "LEN is 7...19":
     # 19 is the longest Get reply, which adds the RC).
-    full = app.advanced_load_up(60, 5, 2, efficiency=1, event_id=2, start_time=3,
-                                start_randomization=4, end_randomization=5).to_bytes()
+    full = app.advanced_load_up(
+        60, 5, 2, efficiency=1, event_id=2, start_time=3, start_randomization=4, end_randomization=5
+    ).to_bytes()
     assert len(full) == 4 + 18
     whole = {7, 8, 12, 16, 17, 18}
     for ln in range(7, 19):
@@ -575,8 +587,12 @@ def test_commodity_truncated_record_differs():
     # DIFFERENCE (decoding): a reply whose records are not a multiple of 13 bytes
     # (section 4.3: N = (LEN - 3) / 13). PCTA drops the partial record silently; ours
     # raises CodecError.
-    full = message.encode("commodity_read", reply=True, rc=0,
-                          records=[{"code": 0, "rate": 1, "cumulative": 2}, {"code": 6, "rate": 3, "cumulative": 4}])
+    full = message.encode(
+        "commodity_read",
+        reply=True,
+        rc=0,
+        records=[{"code": 0, "rate": 1, "cumulative": 2}, {"code": 6, "rate": 3, "cumulative": 4}],
+    )
     body = full[:2] + bytes((0, 3 + 13 + 5)) + full[4 : 4 + 3 + 13 + 5]
     assert len(pcta_decode(body).body.reports) == 1
     with pytest.raises(CodecError):

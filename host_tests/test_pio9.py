@@ -53,11 +53,17 @@ def config(prog, **pins):
     execctrl, shiftctrl, sideset = prog[-5], prog[-4], prog[-1]
     assert not execctrl >> 30 & 1  # no side-set opt: pioemu cannot model it
     return dict(
-        wrap_target=execctrl >> 7 & 31, wrap_top=execctrl >> 12 & 31,
+        wrap_target=execctrl >> 7 & 31,
+        wrap_top=execctrl >> 12 & 31,
         side_set_count=0 if sideset is None else 1,
-        shift_isr_right=bool(shiftctrl >> 18 & 1), shift_osr_right=bool(shiftctrl >> 19 & 1),
-        auto_push=bool(shiftctrl >> 16 & 1), auto_pull=bool(shiftctrl >> 17 & 1),
-        push_threshold=(shiftctrl >> 20 & 31) or 32, pull_threshold=(shiftctrl >> 25 & 31) or 32, **pins)
+        shift_isr_right=bool(shiftctrl >> 18 & 1),
+        shift_osr_right=bool(shiftctrl >> 19 & 1),
+        auto_push=bool(shiftctrl >> 16 & 1),
+        auto_pull=bool(shiftctrl >> 17 & 1),
+        push_threshold=(shiftctrl >> 20 & 31) or 32,
+        pull_threshold=(shiftctrl >> 25 & 31) or 32,
+        **pins,
+    )
 
 
 TX_PROG = pio9.to_rp2(pio9.TX_PIO, pio9.OUT_HIGH, pio9.OUT_HIGH, pio9.OUT_LOW)
@@ -68,14 +74,16 @@ RX_CFG = config(RX_PROG, jmp_pin=RX)
 
 # --- TX -------------------------------------------------------------------------------
 
+
 def run_tx(ws, cycles, state=None):
     """Queue the words and run the TX program until clock `cycles`. Returns the TX
     and DE levels per clock (from the state's clock on) and the last state."""
     st = replace(state or State(pin_values=1 << TX), transmit_fifo=deque(ws))
     start = st.clock
     tx, de = [], []
-    for before, after in emulate(list(TX_PROG[0]), stop_when=lambda op, s: s.clock >= cycles,
-                                 initial_state=st, **TX_CFG):
+    for before, after in emulate(
+        list(TX_PROG[0]), stop_when=lambda op, s: s.clock >= cycles, initial_state=st, **TX_CFG
+    ):
         for _ in range(before.clock, after.clock):  # a delay: the levels hold
             tx.append(after.pin_values >> TX & 1)
             de.append(after.pin_values >> DE & 1)
@@ -94,11 +102,11 @@ def decode_tx(tx, de):
             c += 1
             continue
         assert c + CHAR <= len(tx), "character cut off at %d" % c
-        cells = [tx[c + BIT * k:c + BIT * (k + 1)] for k in range(pio9.CHAR_BITS)]
+        cells = [tx[c + BIT * k : c + BIT * (k + 1)] for k in range(pio9.CHAR_BITS)]
         assert all(len(set(cell)) == 1 for cell in cells), "a bit is not 8 cycles at %d: %r" % (c, cells)
         bits = [cell[0] for cell in cells]
         assert bits[0] == 0 and bits[10] == 1, "start/stop bit at %d" % c
-        assert all(de[c:c + CHAR]), "DE low inside the character at %d" % c
+        assert all(de[c : c + CHAR]), "DE low inside the character at %d" % c
         out.append((c, sum(b << i for i, b in enumerate(bits[1:10]))))
         c += CHAR
     return out
@@ -119,7 +127,7 @@ def check_burst(tx, de, ws):
     end = starts[-1] + CHAR
     assert (r, f) == (1, 0)
     assert 1 <= starts[0] - rise <= BIT  # DE up before the start bit, by one bit
-    assert all(tx[:starts[0]]) and all(tx[end:])  # idle high outside the characters
+    assert all(tx[: starts[0]]) and all(tx[end:])  # idle high outside the characters
     assert end <= fall <= end + BIT  # DE drops after the last stop bit, within a bit
     return rise, starts[0], end, fall
 
@@ -160,7 +168,7 @@ def test_tx_frames_apart_drop_and_raise_de():
     ends = [c + CHAR for c, _ in chars]
     assert r1 < chars[0][0] and ends[2] <= f1 <= ends[2] + BIT
     assert f1 < r2 and 1 <= chars[3][0] - r2 <= BIT and ends[-1] <= f2 <= ends[-1] + BIT
-    assert not any(de[f1:r2]) and all(tx[ends[2]:chars[3][0]])
+    assert not any(de[f1:r2]) and all(tx[ends[2] : chars[3][0]])
 
 
 def test_tx_de_waits_low_while_idle():
@@ -169,6 +177,7 @@ def test_tx_de_waits_low_while_idle():
 
 
 # --- RX -------------------------------------------------------------------------------
+
 
 def line(items, bit=BIT, lead=3 * BIT, tail=3 * CHAR):
     """Per-clock levels of the RX line. items: a 9-bit value (a character with a good
@@ -209,8 +218,13 @@ def run_rx(levels):
     raw = []
     while st.clock < end:
         before = st.clock
-        for _, st in emulate(list(RX_PROG[0]), stop_when=lambda op, s: s.clock >= end or s.receive_fifo,
-                             initial_state=st, input_source=source, **RX_CFG):
+        for _, st in emulate(
+            list(RX_PROG[0]),
+            stop_when=lambda op, s: s.clock >= end or s.receive_fifo,
+            initial_state=st,
+            input_source=source,
+            **RX_CFG,
+        ):
             pass
         assert st.clock > before or st.receive_fifo, "the emulation stopped early"
         raw += st.receive_fifo
@@ -270,6 +284,7 @@ def test_rx_idle_line_gives_nothing():
 
 # --- TX into RX -----------------------------------------------------------------------
 
+
 def test_tx_looped_into_rx():
     ws = words(FRAME_A) + words(FRAME_F) + [0x1FF, 0x000, 0x155] + words(FRAME_A)
     tx, de, _ = run_tx(ws, (len(ws) + 2) * CHAR)
@@ -283,6 +298,7 @@ def test_tx_frames_apart_looped_into_rx():
 
 
 # --- the programs and to_rp2 ----------------------------------------------------------
+
 
 def instructions(text):
     out = []
@@ -303,15 +319,14 @@ def test_programs_fit_and_use_only_what_the_emulator_models():
 
 
 @pytest.mark.parametrize("fields", [8, 9])
-@pytest.mark.parametrize("text, init", [(pio9.TX_PIO, (pio9.OUT_HIGH, pio9.OUT_HIGH, pio9.OUT_LOW)),
-                                        (pio9.RX_PIO, ())])
+@pytest.mark.parametrize("text, init", [(pio9.TX_PIO, (pio9.OUT_HIGH, pio9.OUT_HIGH, pio9.OUT_LOW)), (pio9.RX_PIO, ())])
 def test_to_rp2_fields_match_the_assembler(text, init, fields):
     # 8 fields before MicroPython 1.26, 9 since (PIO2's offset); the layout is checked
     # against rp2.asm_pio itself on the emulated RP2040 (test_rp2_emulated.py)
     prog = pio9.to_rp2(text, *init, fields=fields)
     p = Program(text)
     k = p.pio_kwargs
-    assert len(prog) == fields and prog[1:fields - 5] == [-1] * (fields - 6)
+    assert len(prog) == fields and prog[1 : fields - 5] == [-1] * (fields - 6)
     assert list(prog[0]) == list(p.assembled) and prog[0].typecode == "H"
     execctrl, shiftctrl = prog[-5], prog[-4]
     assert execctrl >> 12 & 31 == k.get("wrap", len(p.assembled) - 1) == len(p.assembled) - 1
@@ -413,8 +428,9 @@ def test_port_sets_up_state_machines_and_dma(port):
     assert d.read == 0x50200020 + 4 * 1 + 2  # the upper half of SM1's RX FIFO word
     size = 2 << pio9.RING_BITS  # bytes
     assert d.write % size == 0 and RAM <= d.write and d.write + size <= RAM + 2 * len(port._mem)
-    assert d.ctrl == dict(size=1, inc_read=False, ring_size=pio9.RING_BITS + 1, ring_sel=True,
-                          treq_sel=5, chain_to=r.channel)  # DREQ_PIO0_RX1
+    assert d.ctrl == dict(
+        size=1, inc_read=False, ring_size=pio9.RING_BITS + 1, ring_sel=True, treq_sel=5, chain_to=r.channel
+    )  # DREQ_PIO0_RX1
     assert r.ctrl["chain_to"] == d.channel and r.count == 1
     assert d.count == pio9.COUNT and pio9.COUNT % (1 << pio9.RING_BITS) == 0 and pio9.COUNT < 1 << 30
     assert "adafruit_pioasm" not in sys.modules  # let go after assembling
@@ -525,19 +541,22 @@ process.stdout.write(out);
 
 
 # without Node.js or the npm port: skipped on a developer's machine, a failure in CI
-@pytest.mark.skipif((not NODE or not os.path.exists(MP_PORT)) and not os.environ.get("CI"),
-                    reason="needs Node.js and the npm MicroPython port (npm ci)")
+@pytest.mark.skipif(
+    (not NODE or not os.path.exists(MP_PORT)) and not os.environ.get("CI"),
+    reason="needs Node.js and the npm MicroPython port (npm ci)",
+)
 def test_micropython_assembles_the_same_lists():
     # what the board runs: adafruit_pioasm and to_rp2 under MicroPython (1.29, WebAssembly)
     import adafruit_pioasm
 
-    files = [["/lib/adafruit_pioasm.py", adafruit_pioasm.__file__],
-             ["/lib/pio9.py", os.path.join(ROOT, "boards", "pico_w", "pio9.py")],
-             ["/lib/ucm/__init__.py", os.path.join(ROOT, "lib", "ucm", "__init__.py")],
-             ["/lib/ucm/clock.py", os.path.join(ROOT, "lib", "ucm", "clock.py")]]
+    files = [
+        ["/lib/adafruit_pioasm.py", adafruit_pioasm.__file__],
+        ["/lib/pio9.py", os.path.join(ROOT, "boards", "pico_w", "pio9.py")],
+        ["/lib/ucm/__init__.py", os.path.join(ROOT, "lib", "ucm", "__init__.py")],
+        ["/lib/ucm/clock.py", os.path.join(ROOT, "lib", "ucm", "clock.py")],
+    ]
     script = SCRIPT % {"mjs": json.dumps(MP_PORT), "files": json.dumps(files)}
-    r = subprocess.run([NODE, "--input-type=module", "-e", script], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run([NODE, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     out = r.stdout.strip().splitlines()
     assert out[2:] == ["micropython"]

@@ -68,7 +68,9 @@ def _kinds():
         for entry in table:
             if entry != "-":
                 name, field = entry.split(":")
-                out.append(st.tuples(st.just(name), st.just(False), st.fixed_dictionaries({field: st.integers(0, 255)})))
+                out.append(
+                    st.tuples(st.just(name), st.just(False), st.fixed_dictionaries({field: st.integers(0, 255)}))
+                )
     for name, req, rep in message.INTERMEDIATE.values():
         out.append(st.tuples(st.just(name), st.just(False), _groups_strategy(req)))
         out.append(st.tuples(st.just(name), st.just(True), _groups_strategy(rep)))
@@ -88,8 +90,14 @@ def test_every_message_kind_round_trips(kind):
 
 
 VALID_FRAME = st.one_of(
-    st.builds(lambda op, v: message.encode(op, duration=v), st.sampled_from(["shed", "load_up", "critical_peak"]), st.integers(0, 255)),
-    st.builds(lambda mt, p: frame.build(mt, p), st.sampled_from([0x0801, 0x0802, 0x0803, 0x0904]), st.binary(max_size=80)),
+    st.builds(
+        lambda op, v: message.encode(op, duration=v),
+        st.sampled_from(["shed", "load_up", "critical_peak"]),
+        st.integers(0, 255),
+    ),
+    st.builds(
+        lambda mt, p: frame.build(mt, p), st.sampled_from([0x0801, 0x0802, 0x0803, 0x0904]), st.binary(max_size=80)
+    ),
     st.just(frame.ACK),
 )
 
@@ -103,7 +111,11 @@ def _chunks(data, cuts):
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.binary(max_size=300), st.lists(VALID_FRAME, min_size=1, max_size=6), st.lists(st.integers(0, 10_000), max_size=30))
+@given(
+    st.binary(max_size=300),
+    st.lists(VALID_FRAME, min_size=1, max_size=6),
+    st.lists(st.integers(0, 10_000), max_size=30),
+)
 def test_reader_recovers_every_valid_frame_after_junk(junk, frames, cuts):
     # junk ending in 15 followed by an ACK reads as NAK 15 06: the wire itself is
     # ambiguous there, so that one case is left out

@@ -64,4 +64,6 @@ def test_settings_table_matches_the_code():
         r = RANGES.get(name)
         assert rng == (_range(r, False) if r else ""), (name, rng)
     for name in Settings._RESTART:
-        assert "after a restart" in open(os.path.join(ROOT, "README.md")).read().split("| `%s` |" % name)[1].split("\n")[0]
+        assert (
+            "after a restart" in open(os.path.join(ROOT, "README.md")).read().split("| `%s` |" % name)[1].split("\n")[0]
+        )

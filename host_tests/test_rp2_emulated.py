@@ -36,7 +36,9 @@ def pico(tree):
         p.raw()
         free_boot = p.eval("__import__('gc').mem_free()")
         files = p.put_tree(tree)
-        assert p.eval("__import__('os').stat('/lib/rs485.mpy')[6]") == os.path.getsize(os.path.join(tree, "lib", "rs485.mpy"))
+        assert p.eval("__import__('os').stat('/lib/rs485.mpy')[6]") == os.path.getsize(
+            os.path.join(tree, "lib", "rs485.mpy")
+        )
         p.free_boot = free_boot
         p.files = files
         yield p
@@ -85,8 +87,10 @@ def test_rs485_sends_the_frame_at_19200_with_de_around_it(pico):
     end = chars[-1][0] + 10 * bit  # the end of the last stop bit
     lead_us = (chars[0][0] - rise) / 1000
     lag_us = (fall - end) / 1000
-    rp2emu.report("rs485 on UART0: %.1f baud, %d bytes, DE up %.1f us before the start bit, down %.1f us after the last stop bit"
-          % (baud, len(frame), lead_us, lag_us))
+    rp2emu.report(
+        "rs485 on UART0: %.1f baud, %d bytes, DE up %.1f us before the start bit, down %.1f us after the last stop bit"
+        % (baud, len(frame), lead_us, lag_us)
+    )
     assert lead_us > 0
     assert 0 <= lag_us < 1000  # down long before the SGD may answer (40 ms)
 
@@ -96,14 +100,17 @@ def test_rs485_receives_what_the_line_carries(pico):
     data = bytes.fromhex("06000801000301c2cc") + bytes(range(200))
     pico.exec(RS485_SETUP + "buf = bytearray(64)\ngot = bytearray()\n")
     pico.drive(RX, uart_wave(pico.t + 2 * MS, data, BAUD))
-    pico.start("""
+    pico.start(
+        """
 async def take():
     while len(got) < %d:
         n = await port.recv_into(buf)
         got.extend(buf[:n])
 asyncio.run(asyncio.wait_for(take(), 2))
 print(got.hex(), port.rx_bytes)
-""" % len(data))
+"""
+        % len(data)
+    )
     out = pico.finish(ms=3000).split()
     assert bytes.fromhex(out[0]) == data
     assert int(out[1]) == len(data)
@@ -195,9 +202,10 @@ def test_pio9_sends_the_dhpst_frames_with_the_9th_bit_and_de(pico):
         last = [c for c in chars if c[0] < fall][-1][0]
         assert 0 < start - rise <= 2 * BIT  # DE one bit ahead of the first start bit
         assert -10 <= fall - (last + char) <= BIT  # and down as the last stop bit ends (ns)
-    rp2emu.report("pio9 TX: %d frames, %d characters; DE lead %.1f us, lag %.1f us" % (
-        len(frames), len(chars), (got[0][0] - spans[0][0]) / 1000,
-        (spans[-1][1] - (chars[-1][0] + char)) / 1000))
+    rp2emu.report(
+        "pio9 TX: %d frames, %d characters; DE lead %.1f us, lag %.1f us"
+        % (len(frames), len(chars), (got[0][0] - spans[0][0]) / 1000, (spans[-1][1] - (chars[-1][0] + char)) / 1000)
+    )
 
 
 def test_pio9_receives_frames_through_the_dma_ring_into_the_reader(pico):
@@ -284,8 +292,10 @@ def test_heap_after_boot_and_after_importing_the_deploy_set(board, tree, pico):
         if close:
             p.close()
     cost = before - after
-    rp2emu.report("%s heap: %d B free at the REPL, %d B after importing the %d deploy modules (.mpy): they cost %d B"
-          % (board, before, after, len(modules(tree)), cost))
+    rp2emu.report(
+        "%s heap: %d B free at the REPL, %d B after importing the %d deploy modules (.mpy): they cost %d B"
+        % (board, before, after, len(modules(tree)), cost)
+    )
     # modules that need what this image lacks (network on RPI_PICO) are the only failures
     assert set(failed) <= {"wifi", "ntptime"}, failed
     assert 0 < cost < before
@@ -315,9 +325,8 @@ class WireSgd:
         p = self.p
         p.run(ms=ms)
         edges = p.edges[TX]
-        new = edges[self.edges_from:]
-        chars = [c for c in uart_decode([e for e in new if e[0] >= self.cursor], BAUD)
-                 if c[0] + 9.5 * BIT <= p.t]
+        new = edges[self.edges_from :]
+        chars = [c for c in uart_decode([e for e in new if e[0] >= self.cursor], BAUD) if c[0] + 9.5 * BIT <= p.t]
         for t, v, ok in chars:
             self.ucm.append((t, v))
             self.sgd.feed(bytes([v]), int(t // MS))
@@ -376,8 +385,10 @@ def start_firmware(p, config):
 def stop_firmware(p):
     p.type(b"\x03")
     p.finish(ms=3000)
-    return p.eval("{'status': __import__('board').system.status(), 'state': __import__('board').system.ucm.engine.state,"
-                  " 'bus': __import__('board').system.bus, 'mem_free': __import__('gc').mem_free()}")
+    return p.eval(
+        "{'status': __import__('board').system.status(), 'state': __import__('board').system.ucm.engine.state,"
+        " 'bus': __import__('board').system.bus, 'mem_free': __import__('gc').mem_free()}"
+    )
 
 
 def test_firmware_cta2045_links_up_and_acks_in_time(pico):
@@ -401,10 +412,21 @@ def test_firmware_cta2045_links_up_and_acks_in_time(pico):
     assert pico.feeds - feeds0 >= 8, "the watchdog was not fed"
     assert not [e for e in pico.events if e[1] == "watchdog"]
     started = [ln for ln in log.splitlines() if "started, mem_free" in ln]
-    rp2emu.report("firmware on RPI_PICO, bus cta2045: link up, %d heater messages ACKed %.1f-%.1f ms after their last stop"
-          " bit (%d overlapped a board frame, not counted), %d watchdog feeds; %s; %d B free after stopping it (emulation: %.1f s of wall time for 12 s)"
-          % (len(delays), min(d for d, _ in delays), max(d for d, _ in delays), wire.collisions, pico.feeds - feeds0,
-             started[-1].strip() if started else "no start line", st["mem_free"], (pico.wall_ms - wall0) / 1000))
+    rp2emu.report(
+        "firmware on RPI_PICO, bus cta2045: link up, %d heater messages ACKed %.1f-%.1f ms after their last stop"
+        " bit (%d overlapped a board frame, not counted), %d watchdog feeds; %s; %d B free after stopping it "
+        "(emulation: %.1f s of wall time for 12 s)"
+        % (
+            len(delays),
+            min(d for d, _ in delays),
+            max(d for d, _ in delays),
+            wire.collisions,
+            pico.feeds - feeds0,
+            started[-1].strip() if started else "no start line",
+            st["mem_free"],
+            (pico.wall_ms - wall0) / 1000,
+        )
+    )
 
 
 def drive_ninebit_rounds(p, ms, period_ms=250):
@@ -448,8 +470,10 @@ def test_firmware_ninebit_personalities_decode_the_bus(pico, bus):
     assert nb["errors"]["checksum"] + nb["errors"]["truncated"] <= opens, nb
     assert nb["params"] > 0
     assert pico.feeds - feeds0 >= 4, "the watchdog was not fed"
-    rp2emu.report("firmware on RPI_PICO, bus %s: active %s, %d of %d frames decoded, %d parameters, %d watchdog feeds"
-          % (bus, st["bus"]["active"], nb["frames"], len(sent), nb["params"], pico.feeds - feeds0))
+    rp2emu.report(
+        "firmware on RPI_PICO, bus %s: active %s, %d of %d frames decoded, %d parameters, %d watchdog feeds"
+        % (bus, st["bus"]["active"], nb["frames"], len(sent), nb["params"], pico.feeds - feeds0)
+    )
 
 
 def test_firmware_auto_without_9bit_traffic_uses_cta2045(pico):
@@ -478,7 +502,10 @@ def test_firmware_on_pico_w_heap_after_start_up(tree):
         p.raw()
         free_repl = p.eval("__import__('gc').mem_free()")
         p.put_tree(tree)
-        p.put("/ucm.json", b'{"bus": "cta2045", "token": "emulated-token-1", "wifi": {"ssid": "home", "password": "pw123456"}}')
+        p.put(
+            "/ucm.json",
+            b'{"bus": "cta2045", "token": "emulated-token-1", "wifi": {"ssid": "home", "password": "pw123456"}}',
+        )
         p.start("import ucm_main\nucm_main.main()")
         p.run(ms=8000, until=b"ucm: started")
         log = p.console.decode("utf-8", "replace")
@@ -487,6 +514,11 @@ def test_firmware_on_pico_w_heap_after_start_up(tree):
     started = [ln for ln in log.splitlines() if "ucm: started, mem_free" in ln]
     assert started, log[-2000:]
     free = int(started[-1].split("mem_free ")[1].split(",")[0])
-    rp2emu.report("firmware on RPI_PICO_W, bus cta2045, .mpy: %d B free at the REPL, %d B once started (target %d B: %s)"
-                  % (free_repl, free, PICO_W_FREE_TARGET, "met" if free >= PICO_W_FREE_TARGET else "not met yet"))
-    assert free >= PICO_W_FREE_FLOOR, "the firmware leaves %d B free on a Pico W, less than %d" % (free, PICO_W_FREE_FLOOR)
+    rp2emu.report(
+        "firmware on RPI_PICO_W, bus cta2045, .mpy: %d B free at the REPL, %d B once started (target %d B: %s)"
+        % (free_repl, free, PICO_W_FREE_TARGET, "met" if free >= PICO_W_FREE_TARGET else "not met yet")
+    )
+    assert free >= PICO_W_FREE_FLOOR, "the firmware leaves %d B free on a Pico W, less than %d" % (
+        free,
+        PICO_W_FREE_FLOOR,
+    )

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-import devboard
+import devboard  # noqa: F401  (the stand-ins: machine first)
 from devboard import machine
 
 import rs485
@@ -27,8 +27,7 @@ def make(early, de=True, echo=False, declare_early=None):
     uart.echo = echo
     pin = machine.Pin(4, machine.Pin.OUT, value=0) if de else None
     uart.watch = pin
-    port = rs485.Rs485Port(uart, pin, 19200, echo=echo,
-                           early_flush=early if declare_early is None else declare_early)
+    port = rs485.Rs485Port(uart, pin, 19200, echo=echo, early_flush=early if declare_early is None else declare_early)
     return uart, pin, port
 
 

@@ -165,7 +165,7 @@ def test_incomplete_frame_nak05_after_500_ms():
     u.run(499)
     assert u.rx == []
     u.run(100)
-    (t, f), = u.rx
+    ((t, f),) = u.rx
     assert f == nak(5) and 510 <= t <= 510 + 15 + 1
     assert u.sim.counters["incomplete_in"] == 1
     answer, _, _ = u.exchange(encode("end_shed"))  # the link works on
@@ -406,7 +406,12 @@ def test_discovery_burst_content_and_period_when_answered():
         assert 19000 <= b - a <= 25000
     assert len(set(b - a for a, b in zip(starts, starts[1:]))) >= 1
     kinds = [(o["kind"], o["result"]) for o in u.sim.outcomes[:4]]
-    assert kinds == [("mtsq_basic", "ack"), ("mtsq_intermediate", "ack"), ("mtsq_data_link", "ack"), ("max_payload_query", "reply")]
+    assert kinds == [
+        ("mtsq_basic", "ack"),
+        ("mtsq_intermediate", "ack"),
+        ("mtsq_data_link", "ack"),
+        ("max_payload_query", "reply"),
+    ]
     assert u.sim.outcomes[3]["code"] == 7
     st = u.sim.status()
     assert st["ucm"]["max_payload_code"] == 7

@@ -47,11 +47,20 @@ def test_make_sim_banner_trace_and_clean_exit(tmp_path):
     env = dict(os.environ, PORT=str(port), UCM_TOKEN="launcher-token-42")
     env.pop("SERIAL", None)
     env.pop("QUIET", None)
-    proc = subprocess.Popen([sys.executable, SIM], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, SIM],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         _wait_up(port, proc)
         req = urllib.request.Request(
-            "http://127.0.0.1:%d/api/dr/shed" % port, data=b'{"duration_s": 600}', method="POST",
+            "http://127.0.0.1:%d/api/dr/shed" % port,
+            data=b'{"duration_s": 600}',
+            method="POST",
             headers={"Authorization": "Bearer launcher-token-42", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=10) as r:
@@ -69,7 +78,14 @@ def test_make_sim_quiet_generates_a_token():
     port = free_port()
     env = dict(os.environ, PORT=str(port), QUIET="1")
     env.pop("UCM_TOKEN", None)
-    proc = subprocess.Popen([sys.executable, SIM], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, SIM],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         _wait_up(port, proc)
     finally:
@@ -82,14 +98,24 @@ def test_make_sim_quiet_generates_a_token():
 def test_make_sim_serial_against_an_external_sgd_program():
     sgd = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "tools", "sgd_sim.py"), "--pty", "--quiet"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         line = sgd.stdout.readline()
         path = line.split("pty:")[1].strip()
         port = free_port()
         env = dict(os.environ, PORT=str(port), SERIAL=path, QUIET="1", UCM_TOKEN="t" * 20)
-        proc = subprocess.Popen([sys.executable, SIM], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, SIM],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
         try:
             st = _wait_up(port, proc)
             assert st["link"]["peer_max_payload"] == 64
@@ -104,15 +130,25 @@ def test_make_sim_serial_against_an_external_sgd_program():
 def test_make_sim_bad_serial_path_is_a_clear_error():
     env = dict(os.environ, SERIAL="/dev/does-not-exist-ucm", PORT=str(free_port()))
     p = subprocess.run([sys.executable, SIM], env=env, capture_output=True, text=True, timeout=30)
-    assert p.returncode == 1 and "cannot use /dev/does-not-exist-ucm" in p.stdout and "Traceback" not in p.stdout + p.stderr
+    assert (
+        p.returncode == 1
+        and "cannot use /dev/does-not-exist-ucm" in p.stdout
+        and "Traceback" not in p.stdout + p.stderr
+    )
 
 
 def test_make_sim_takes_simulator_commands_from_a_pipe():
     port = free_port()
     env = dict(os.environ, PORT=str(port), QUIET="1", UCM_TOKEN="launcher-token-42")
     env.pop("SERIAL", None)
-    proc = subprocess.Popen([sys.executable, SIM], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, SIM],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_up(port, proc)
         proc.stdin.write("override on\n")
@@ -138,9 +174,13 @@ def test_make_sim_refuses_a_short_token():
 
 def test_the_host_firmware_refuses_a_short_token():
     main = os.path.join(ROOT, "firmware", "main.py")
-    env = dict(os.environ, UCM_TOKEN="short",
-               PYTHONPATH=os.pathsep.join(os.path.join(ROOT, d) for d in ("lib", "firmware", "boards/host")))
-    p = subprocess.run([sys.executable, main, "--serial", "/dev/null"], env=env, capture_output=True, text=True,
-                       timeout=30)
+    env = dict(
+        os.environ,
+        UCM_TOKEN="short",
+        PYTHONPATH=os.pathsep.join(os.path.join(ROOT, d) for d in ("lib", "firmware", "boards/host")),
+    )
+    p = subprocess.run(
+        [sys.executable, main, "--serial", "/dev/null"], env=env, capture_output=True, text=True, timeout=30
+    )
     assert p.returncode == 2 and "UCM_TOKEN: 8..128 characters" in p.stdout, p.stdout + p.stderr
     assert "Traceback" not in p.stdout + p.stderr

@@ -36,8 +36,7 @@ KINDS = ("kind", "node", "block", "words")
 
 
 def run(*args, stdin=None):
-    return subprocess.run([sys.executable, TOOL] + [str(a) for a in args], input=stdin,
-                          capture_output=True, timeout=60)
+    return subprocess.run([sys.executable, TOOL] + [str(a) for a in args], input=stdin, capture_output=True, timeout=60)
 
 
 def jlines(text):
@@ -89,8 +88,15 @@ def test_decode_golden_capture_gives_six_frames_and_one_checksum_report(tmp_path
         assert {k: d[k] for k in KINDS if k in d} == {k: want[k] for k in KINDS if k in want}
     # t: the offset in the file of the frame's last raw byte
     assert [d["t"] for d in frames] == end_offsets(cap, valid)
-    assert errors == [{"t": end_offsets(cap, [bad])[0], "error": "checksum", "hex": bad.hex(), "len": len(bad),
-                       "expected_checksum": "%02x" % F.sum8(bad, len(bad) - 1)}]
+    assert errors == [
+        {
+            "t": end_offsets(cap, [bad])[0],
+            "error": "checksum",
+            "hex": bad.hex(),
+            "len": len(bad),
+            "expected_checksum": "%02x" % F.sum8(bad, len(bad) - 1),
+        }
+    ]
     # the noise: 3 bytes before the first frame, 2 after each of the seven
     assert [d["stray"] for d in strays] == [3] + [2] * 7 and all(set(d) == {"t", "stray"} for d in strays)
     assert strays[-1]["t"] == len(cap)  # the last run ends with the file
@@ -128,15 +134,27 @@ def test_params_reports_the_changed_word_and_the_table(tmp_path):
     assert kinds == ["frame"] * 3 + ["change", "frame"] + ["param"] * 14  # the change follows its frame
     t2 = end_offsets(cap, frames)[2]
     assert out[3]["change"] == {
-        "t": t2, "kind": "0x40", "block": 11, "index": 1,
+        "t": t2,
+        "kind": "0x40",
+        "block": 11,
+        "index": 1,
         "old": {"raw": "6200", "u16": 0x6200, "temp_c_hypothesis": 49.0},
         "new": {"raw": "6300", "u16": 0x6300, "temp_c_hypothesis": 49.5},
     }
     params = [d["param"] for d in out if "param" in d]
     assert len(params) == 13 + 1  # 13 words of block 11, and poll 0x90
     p1 = [p for p in params if p["block"] == 11 and p["index"] == 1][0]
-    assert p1 == {"kind": "0x40", "block": 11, "index": 1, "raw": "6300", "u16": 0x6300, "temp_c_hypothesis": 49.5,
-                  "changes": 1, "changed_t": t2, "seen_t": t2}
+    assert p1 == {
+        "kind": "0x40",
+        "block": 11,
+        "index": 1,
+        "raw": "6300",
+        "u16": 0x6300,
+        "temp_c_hypothesis": 49.5,
+        "changes": 1,
+        "changed_t": t2,
+        "seen_t": t2,
+    }
     p0 = [p for p in params if p["kind"] == "0x90"][0]
     assert p0["raw"] == "00" and "temp_c_hypothesis" not in p0 and p0["changes"] == 0
     s = summary(r.stderr)
@@ -219,8 +237,12 @@ class FakeClock:
 def awkward_chunks(cap):
     """cap cut into chunks of 1..7 bytes (so escapes FF 00 x and pairs FF FF are split),
     with timed-out reads between some."""
-    cuts = {cap.index(b"\xff\x00") + 1, cap.index(b"\xff\x00") + 2, cap.index(b"\xff\xff\xff\xff") + 1,
-            cap.index(b"\xff\xff\xff\xff") + 3}
+    cuts = {
+        cap.index(b"\xff\x00") + 1,
+        cap.index(b"\xff\x00") + 2,
+        cap.index(b"\xff\xff\xff\xff") + 1,
+        cap.index(b"\xff\xff\xff\xff") + 3,
+    }
     sizes = (1, 2, 3, 5, 7)
     i = k = 0
     while i < len(cap):
@@ -279,7 +301,12 @@ def test_live_params_seconds_and_read_error():
     status, out, err, _ = live(["--serial", "p", "--params", "--seconds", "2"], port, FakeClock(0.05))
     assert status == 0 and port.chunks  # stopped by the clock, not by running out
     ch = [d["change"] for d in out if "change" in d]
-    assert len(ch) == 1 and (ch[0]["block"], ch[0]["index"], ch[0]["old"]["u16"], ch[0]["new"]["u16"]) == (11, 1, 0x6200, 0x6300)
+    assert len(ch) == 1 and (ch[0]["block"], ch[0]["index"], ch[0]["old"]["u16"], ch[0]["new"]["u16"]) == (
+        11,
+        1,
+        0x6200,
+        0x6300,
+    )
     assert len([d for d in out if "param" in d]) == 14 and summary(err)["changes"] == 1
     # the adapter unplugged while reading: the summary, then the error, status 1
     port = FakePort([cap[:20]], end=OSError(5, "Input/output error"))
@@ -321,7 +348,9 @@ def test_pty_refuses_space_parity_with_a_clear_error():
         os.close(s)
     err = r.stderr.decode()
     assert r.returncode == 2 and r.stdout == b"" and "Traceback" not in err
-    assert err.count("\n") == 1 and "does not support space parity" in err and "PARENB not set" in err and "--plain" in err
+    assert (
+        err.count("\n") == 1 and "does not support space parity" in err and "PARENB not set" in err and "--plain" in err
+    )
 
 
 def test_pty_with_parmrk_doubles_a_received_ff():
@@ -370,8 +399,11 @@ def test_pty_plain_live_subprocess_until_sigint():
     m, s = os.openpty()
     name = os.ttyname(s)
     # a long idle gap: a loaded machine must not cut the frames apart
-    p = subprocess.Popen([sys.executable, TOOL, "--serial", name, "--plain", "--gap-ms", "5000", "--params"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [sys.executable, TOOL, "--serial", name, "--plain", "--gap-ms", "5000", "--params"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         first = _read_until(p.stderr.fileno(), lambda b: b"\n" in b)
         assert first.startswith(b"sniff9.py: reading " + name.encode() + b" at 19200 baud, 8N1"), first

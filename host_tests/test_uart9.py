@@ -4,7 +4,6 @@
 # ninebit personalities: plain-mode frames in the API, sending only checksum-valid frames,
 # a 0x40 broadcast only with force.
 import asyncio
-import json
 
 import pytest
 
@@ -13,8 +12,8 @@ from devboard import machine
 
 devboard.board("esp32")  # boards/esp32 on the module path
 import uart9  # noqa: E402
-from ninebit.frame import block, encode
-from test_firmware import TOKEN, Unit, device, run, write_config  # noqa: F401  (the fixture)
+from ninebit.frame import block, encode  # noqa: E402
+from test_firmware import TOKEN, Unit, device, run, write_config  # noqa: E402, F401  (the fixture)
 
 FRAMES = [encode(b"\x90\x00"), block(0x0D, [1, 60, 0, 16, 120, 120]), encode(b"\xff\x7e\x01")]
 
@@ -56,7 +55,9 @@ def test_parity_carries_the_9th_bit_and_de_covers_the_frame():
 
 
 def test_esp32_board_listens_without_the_9th_bit(device):
-    write_config(device, {"token": TOKEN, "bus": "ninebit-listen", "wifi": {"ssid": "home", "password": "correct horse"}})
+    write_config(
+        device, {"token": TOKEN, "bus": "ninebit-listen", "wifi": {"ssid": "home", "password": "correct horse"}}
+    )
 
     async def go():
         u = await Unit().start("esp32")
@@ -119,7 +120,9 @@ def test_pico_w_board_listens_with_the_9th_bit(device):
     import rp2
 
     rp2.reset()
-    write_config(device, {"token": TOKEN, "bus": "ninebit-listen", "wifi": {"ssid": "home", "password": "correct horse"}})
+    write_config(
+        device, {"token": TOKEN, "bus": "ninebit-listen", "wifi": {"ssid": "home", "password": "correct horse"}}
+    )
 
     async def go():
         u = await Unit().start("pico_w")
@@ -148,7 +151,9 @@ def test_a_9bit_driver_that_fails_at_start_falls_back_to_cta2045(device):
     import rp2
 
     rp2.reset()
-    write_config(device, {"token": TOKEN, "bus": "ninebit-listen", "wifi": {"ssid": "home", "password": "correct horse"}})
+    write_config(
+        device, {"token": TOKEN, "bus": "ninebit-listen", "wifi": {"ssid": "home", "password": "correct horse"}}
+    )
     made = rp2.StateMachine.__init__
 
     import machine

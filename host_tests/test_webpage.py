@@ -23,8 +23,16 @@ from rig import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 TOKEN = "webpage-test-token-7f3a"
 # What the simulated heater reports while a shed runs (it depends on whether it is heating)
 SHED_STATES = {name("state", sgd_sim.RUNNING_CURTAILED), name("state", sgd_sim.IDLE_CURTAILED)}
@@ -55,9 +63,16 @@ def sim(tmp_path_factory):
         # Its own session, with Ctrl-C's default action even when the test runner ignores
         # SIGINT (a background job): it stops as a user stops it, and if it does not, the
         # whole group (launcher and firmware) is killed.
-        proc = subprocess.Popen([sys.executable, "tools/sim.py"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        proc = subprocess.Popen(
+            [sys.executable, "tools/sim.py"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
     try:
         end = time.monotonic() + 30
         while True:
@@ -89,8 +104,12 @@ def browser(tmp_path_factory):
         _unavailable("Python package playwright not installed (requirements-dev.txt)")
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
-            args=ARGS, viewport={"width": 1100, "height": 900})
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=ARGS,
+            viewport={"width": 1100, "height": 900},
+        )
         try:
             yield ctx
         finally:
@@ -144,8 +163,22 @@ def test_page_fits_its_budget_and_is_self_contained():
         src = f.read()
     for s in ("http://", "https://", "//cdn"):
         assert s not in src
-    for i in ("link-state", "op-state", "event", "token", "token-save", "duration", "btn-shed", "btn-load_up",
-              "btn-critical_peak", "btn-grid_emergency", "btn-end", "result", "log", "energy"):
+    for i in (
+        "link-state",
+        "op-state",
+        "event",
+        "token",
+        "token-save",
+        "duration",
+        "btn-shed",
+        "btn-load_up",
+        "btn-critical_peak",
+        "btn-grid_emergency",
+        "btn-end",
+        "result",
+        "log",
+        "energy",
+    ):
         assert re.search(r"\bid=\"?%s[\"\s>]" % i, src), i
 
 
@@ -215,9 +248,12 @@ def test_unreachable_ucm_is_shown_without_piling_up_requests(page):
 def test_firmware_footer_and_missing_fields(page):
     # The firmware object of a board (GET /api/status "firmware"), some keys missing;
     # then a status with almost nothing in it: the page shows what it has, no errors.
-    fw = {"board": "pico_w", "wifi": {"online": True, "ip": "192.168.1.50", "ssid": "home", "ap": None},
-          "config": {"source": "file", "error": None}, "tasks": {"ucm": {"restarts": 1, "last_error": "OSError",
-                                                                         "stalled": False}}}
+    fw = {
+        "board": "pico_w",
+        "wifi": {"online": True, "ip": "192.168.1.50", "ssid": "home", "ap": None},
+        "config": {"source": "file", "error": None},
+        "tasks": {"ucm": {"restarts": 1, "last_error": "OSError", "stalled": False}},
+    }
     body = {}
 
     def status(route):

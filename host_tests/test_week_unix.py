@@ -28,12 +28,18 @@ print(json.dumps({"results": r, "counters": b.e.c, "state": b.e.state, "spread":
 def test_a_week_in_a_small_heap_is_flat(tmp_path):
     mp = mpunix.binary()
     portable = os.path.join(ROOT, "host_tests", "portable")
-    src = mpunix.lib_sources() + [(m + ".mpy", os.path.join(portable, m + ".py"))
-                                  for m in ("checks", "ucm_harness", "long_run")]
+    src = mpunix.lib_sources() + [
+        (m + ".mpy", os.path.join(portable, m + ".py")) for m in ("checks", "ucm_harness", "long_run")
+    ]
     mpunix.compile_tree(str(tmp_path / "lib"), src)
     env = dict(os.environ, MICROPYPATH=str(tmp_path / "lib") + ":.frozen")
-    r = subprocess.run([mp, "-X", "heapsize=" + HEAP, "-c", SCRIPT % (DAYS * 24, BOUND)], env=env,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [mp, "-X", "heapsize=" + HEAP, "-c", SCRIPT % (DAYS * 24, BOUND)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     lines = r.stdout.strip().splitlines()
     out = json.loads(lines[-1])
@@ -41,7 +47,18 @@ def test_a_week_in_a_small_heap_is_flat(tmp_path):
     assert len(samples) == DAYS * 24
     c = out["counters"]
     assert out["state"] == "up" and c["mtsq_in"] == 6 * 3 * DAYS and c["idle_resets"] >= DAYS
-    print("\nweek under the unix port, heap %s: in use %d..%d B after day one (spread %d B, bound %d B); "
-          "results %s; link downs %d, idle resets %d" % (HEAP, min(samples[24:]), max(samples[24:]), out["spread"],
-                                                          BOUND, out["results"], c["link_downs"], c["idle_resets"]),
-          file=sys.stderr)
+    print(
+        "\nweek under the unix port, heap %s: in use %d..%d B after day one (spread %d B, bound %d B); "
+        "results %s; link downs %d, idle resets %d"
+        % (
+            HEAP,
+            min(samples[24:]),
+            max(samples[24:]),
+            out["spread"],
+            BOUND,
+            out["results"],
+            c["link_downs"],
+            c["idle_resets"],
+        ),
+        file=sys.stderr,
+    )

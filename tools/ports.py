@@ -55,9 +55,16 @@ def space_parity_problem(attrs):
     """None when the attributes read back from the port hold space parity with
     INPCK|PARMRK, else what differs."""
     iflag, cflag = attrs[0], attrs[2]
-    bad = ["%s not set" % name for name, flags, bit in (("PARENB", cflag, termios.PARENB), ("CMSPAR", cflag, CMSPAR),
-                                                         ("INPCK", iflag, termios.INPCK), ("PARMRK", iflag, termios.PARMRK))
-           if not flags & bit]
+    bad = [
+        "%s not set" % name
+        for name, flags, bit in (
+            ("PARENB", cflag, termios.PARENB),
+            ("CMSPAR", cflag, CMSPAR),
+            ("INPCK", iflag, termios.INPCK),
+            ("PARMRK", iflag, termios.PARMRK),
+        )
+        if not flags & bit
+    ]
     if cflag & termios.PARODD:
         bad.append("PARODD set")
     return ", ".join(bad) or None

@@ -36,20 +36,31 @@ import deploy  # noqa: E402
 import runtime  # noqa: E402
 
 TARGETS = {
-    "pico_w": {"heap": 160 * 1024, "clients": 4, "http_clients": 4,
-               "why": "Pico W: 192 KB of MicroPython heap, 32 KB kept for Wi-Fi and lwIP"},
-    "esp32": {"heap": 100 * 1024, "clients": 2, "http_clients": 2, "why": "ESP32-WROOM without PSRAM: about 100-110 KB",
-              # not held yet with .mpy: reported, not failed (README: RAM)
-              "not_yet": "with .mpy the firmware does not fit an ESP32's heap yet: freeze it"},
+    "pico_w": {
+        "heap": 160 * 1024,
+        "clients": 4,
+        "http_clients": 4,
+        "why": "Pico W: 192 KB of MicroPython heap, 32 KB kept for Wi-Fi and lwIP",
+    },
+    "esp32": {
+        "heap": 100 * 1024,
+        "clients": 2,
+        "http_clients": 2,
+        "why": "ESP32-WROOM without PSRAM: about 100-110 KB",
+        # not held yet with .mpy: reported, not failed (README: RAM)
+        "not_yet": "with .mpy the firmware does not fit an ESP32's heap yet: freeze it",
+    },
 }
 LOAD_S = 60
 SCALE_64 = 1.5  # heap factor for the 64-bit fallback
 ACK_WINDOW_MS = (40, 200)  # the UCM's link ACK after a frame of the heater's
 TOKEN = "ram-budget-token-1"
 GROUP_ORDER = ("codec", "engine", "ninebit", "Microdot", "API", "board", "the rest")
-HOW_32 = ("build one from MicroPython's sources: make -C ports/unix VARIANT=standard CFLAGS_EXTRA=-m32 "
-          "LDFLAGS_EXTRA=-m32 MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 (Debian: gcc-multilib; "
-          "to run it: libc6-i386), then MICROPYTHON32=/path/to/micropython")
+HOW_32 = (
+    "build one from MicroPython's sources: make -C ports/unix VARIANT=standard CFLAGS_EXTRA=-m32 "
+    "LDFLAGS_EXTRA=-m32 MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 (Debian: gcc-multilib; "
+    "to run it: libc6-i386), then MICROPYTHON32=/path/to/micropython"
+)
 
 
 class RamError(Exception):
@@ -96,7 +107,7 @@ def modules(items):
     for it in items:
         if it.kind != "mpy" or it.name.startswith("boards/common/"):
             continue
-        path = it.dest[len("/lib/"):-len(".mpy")]
+        path = it.dest[len("/lib/") : -len(".mpy")]
         mod = path.replace("/", ".")
         if mod.endswith(".__init__"):
             mod = mod[: -len(".__init__")]
@@ -109,12 +120,18 @@ def modules(items):
 def check_binary(path):
     """(version text, bits) of a unix-port binary; RamError when it does not run."""
     try:
-        p = subprocess.run([path, "-c", "import sys; print(sys.version.split(\"; \")[-1], sys.maxsize > 2**32)"],
-                           capture_output=True, text=True, timeout=20)
+        p = subprocess.run(
+            [path, "-c", 'import sys; print(sys.version.split("; ")[-1], sys.maxsize > 2**32)'],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except OSError as e:
         if getattr(e, "errno", None) == 2 and os.path.exists(path):
-            raise RamError("%s does not start: a 32-bit binary needs the 32-bit C library (Debian: apt-get "
-                           "install libc6-i386)" % path)
+            raise RamError(
+                "%s does not start: a 32-bit binary needs the 32-bit C library (Debian: apt-get "
+                "install libc6-i386)" % path
+            )
         raise RamError("%s does not start: %s" % (path, e))
     if p.returncode:
         raise RamError("%s does not run: %s" % (path, (p.stderr or p.stdout).strip()[-200:]))
@@ -139,8 +156,14 @@ def import_costs(binary, tree, items, heap=1024 * 1024):
     spec = os.path.join(ROOT, "build", "ram", "groups.json")
     with open(spec, "w") as f:
         json.dump(modules(items), f)
-    p = subprocess.run([binary, "-X", "heapsize=%d" % heap, os.path.join(TOOLS, "ram_probe.py"), spec],
-                       capture_output=True, text=True, timeout=120, env=env_for(tree), cwd=tree)
+    p = subprocess.run(
+        [binary, "-X", "heapsize=%d" % heap, os.path.join(TOOLS, "ram_probe.py"), spec],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env_for(tree),
+        cwd=tree,
+    )
     for line in p.stdout.splitlines():
         if line.startswith("RAM "):
             return json.loads(line[4:])
@@ -234,11 +257,17 @@ class Load:
 
     def _route_check(self, path):
         if path.startswith("/api/status"):
-            return lambda o: None if o["link"]["state"] == "up" and "mem_free_low" in o["firmware"] else \
-                "link %s" % o["link"]["state"]
+            return lambda o: (
+                None
+                if o["link"]["state"] == "up" and "mem_free_low" in o["firmware"]
+                else "link %s" % o["link"]["state"]
+            )
         if path.startswith("/api/log"):
-            return lambda o: None if 0 < len(o["frames"]) <= self.log_size and all("hex" in f for f in o["frames"]) \
+            return lambda o: (
+                None
+                if 0 < len(o["frames"]) <= self.log_size and all("hex" in f for f in o["frames"])
                 else "frame log of %d rows" % len(o["frames"])
+            )
         if path.startswith("/api/sgd/info"):
             return lambda o: None if isinstance(o.get("info"), dict) else "no info"
         if path.startswith("/api/sgd/energy"):
@@ -278,10 +307,16 @@ class Load:
 
         while not self.stop.is_set():
             self.check("POST", "/api/dr/shed", {"duration_s": 600}, want=result("ack"))
-            self.check("GET", "/api/sgd/info?refresh=1",
-                       want=lambda o: None if o.get("refresh", {}).get("result") == "reply" else "refresh %r" % o)
-            self.check("GET", "/api/sgd/energy?refresh=1",
-                       want=lambda o: None if o.get("refresh", {}).get("result") == "reply" else "refresh %r" % o)
+            self.check(
+                "GET",
+                "/api/sgd/info?refresh=1",
+                want=lambda o: None if o.get("refresh", {}).get("result") == "reply" else "refresh %r" % o,
+            )
+            self.check(
+                "GET",
+                "/api/sgd/energy?refresh=1",
+                want=lambda o: None if o.get("refresh", {}).get("result") == "reply" else "refresh %r" % o,
+            )
             self.check("POST", "/api/dr/end", {}, want=result("ack"))
 
     def start(self, clients, timing):
@@ -308,8 +343,19 @@ def starter(binary, tree, heap, http_clients=None):
     page = os.path.join(tree, "www", "index.html.gz")
 
     def start(serial, http_port, token, log):
-        argv = [binary, "-X", "heapsize=%d" % heap, os.path.join(tree, "main.py"), "--serial", serial,
-                "--http-port", str(http_port), "--page", page, "--quiet"]
+        argv = [
+            binary,
+            "-X",
+            "heapsize=%d" % heap,
+            os.path.join(tree, "main.py"),
+            "--serial",
+            serial,
+            "--http-port",
+            str(http_port),
+            "--page",
+            page,
+            "--quiet",
+        ]
         if http_clients:
             argv += ["--http-clients", str(http_clients)]
         env = env_for(tree)
@@ -343,8 +389,10 @@ def run_target(binary, tree, name, heap, clients, seconds, http_clients=4, progr
         out["start_free"], out["start_alloc"] = _start_line(r.output())
         answers0 = len(r.sim.answer_ms)
         load = Load(r.http, page_bytes, 64)
-        progress("ram: %s: %d B heap, booted (%s B in use after start-up); the page, %d clients and DR cycles for "
-                 "%d s" % (name, heap, out["start_alloc"], clients, seconds))
+        progress(
+            "ram: %s: %d B heap, booted (%s B in use after start-up); the page, %d clients and DR cycles for "
+            "%d s" % (name, heap, out["start_alloc"], clients, seconds)
+        )
         load.start(clients, page_timing())
         end = time.monotonic() + seconds
         while time.monotonic() < end and r.proc.poll() is None:
@@ -379,13 +427,17 @@ def run_target(binary, tree, name, heap, clients, seconds, http_clients=4, progr
         if out["memory_errors"]:
             out["problems"].append("%d MemoryError(s) in the firmware's output" % out["memory_errors"])
         if load.nfail:
-            out["problems"].append("%d of %d answers wrong or missing, e.g. %s" % (
-                load.nfail, out["answers"] + load.nfail, "; ".join("%s: %s" % f for f in load.failures[:3])))
+            out["problems"].append(
+                "%d of %d answers wrong or missing, e.g. %s"
+                % (load.nfail, out["answers"] + load.nfail, "; ".join("%s: %s" % f for f in load.failures[:3]))
+            )
         if not acks:
             out["problems"].append("no link ACK timed during the load")
         elif not ACK_WINDOW_MS[0] <= min(acks) <= max(acks) <= ACK_WINDOW_MS[1]:
-            out["problems"].append("link ACKs %d-%d ms after the heater's frames (window %d-%d)" % (
-                min(acks), max(acks), ACK_WINDOW_MS[0], ACK_WINDOW_MS[1]))
+            out["problems"].append(
+                "link ACKs %d-%d ms after the heater's frames (window %d-%d)"
+                % (min(acks), max(acks), ACK_WINDOW_MS[0], ACK_WINDOW_MS[1])
+            )
         if out["problems"]:
             lines = [ln for ln in text.splitlines() if "Error" in ln or "Traceback" in ln or "api:" in ln]
             out["output"] = "\n".join(lines[-15:])
@@ -402,44 +454,77 @@ def kb(n):
 
 
 def table(version, bits, costs, runs, fallback=False):
-    lines = ["RAM, MicroPython unix port %s (%d-bit%s), %s (host board), against the simulated heater" % (
-        version, bits, ", figures only: the budgets are for the 32-bit port" if fallback else "",
-        "the firmware frozen into the binary" if FROZEN else ".mpy deploy tree")]
+    lines = [
+        "RAM, MicroPython unix port %s (%d-bit%s), %s (host board), against the simulated heater"
+        % (
+            version,
+            bits,
+            ", figures only: the budgets are for the 32-bit port" if fallback else "",
+            "the firmware frozen into the binary" if FROZEN else ".mpy deploy tree",
+        )
+    ]
     lines.append("  heap each module group costs to import (in this order):")
     for g, n in costs["groups"]:
         lines.append("    %-10s %9s" % (g, kb(n)))
-    lines.append("    %-10s %9s  (before: %s; the interpreter's own)" % ("all", kb(costs["total"] - costs["base"]),
-                                                                          kb(costs["base"])))
+    lines.append(
+        "    %-10s %9s  (before: %s; the interpreter's own)"
+        % ("all", kb(costs["total"] - costs["base"]), kb(costs["base"]))
+    )
     for m, why in costs["failed"]:
         lines.append("    not importable here: %s (%s)" % (m, why))
-    lines.append("  %-7s %8s %7s  %-10s %-11s %-11s %-9s %s" % (
-        "board", "heap", "clients", "start-up", "low free", "peak used", "answers", "result"))
+    lines.append(
+        "  %-7s %8s %7s  %-10s %-11s %-11s %-9s %s"
+        % ("board", "heap", "clients", "start-up", "low free", "peak used", "answers", "result")
+    )
     for r in runs:
         peak = None if r.get("low_free") is None else r["heap_total"] - r["low_free"]
         verdict = "holds" if not r["problems"] else ("MISSES: " + "; ".join(r["problems"]))
         if fallback:
             verdict = "figures only" if not r["problems"] else "(64-bit) " + "; ".join(r["problems"])
-        lines.append("  %-7s %8s %7d  %-10s %-11s %-11s %-9s %s" % (
-            r["board"], kb(r["heap"]), r["clients"], kb(r.get("start_alloc")), kb(r.get("low_free")), kb(peak),
-            r.get("answers", "-"), verdict))
+        lines.append(
+            "  %-7s %8s %7d  %-10s %-11s %-11s %-9s %s"
+            % (
+                r["board"],
+                kb(r["heap"]),
+                r["clients"],
+                kb(r.get("start_alloc")),
+                kb(r.get("low_free")),
+                kb(peak),
+                r.get("answers", "-"),
+                verdict,
+            )
+        )
         if r.get("ack_ms"):
-            lines.append("  %-7s link ACKs %d-%d ms after the heater's frames (%d timed)" % (
-                "", r["ack_ms"][0], r["ack_ms"][1], r["acks"]))
+            lines.append(
+                "  %-7s link ACKs %d-%d ms after the heater's frames (%d timed)"
+                % ("", r["ack_ms"][0], r["ack_ms"][1], r["acks"])
+            )
     return lines
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="ram.py", description="Heap figures and budgets of the firmware under a "
-                                "32-bit MicroPython unix port (make ram).")
+    p = argparse.ArgumentParser(
+        prog="ram.py",
+        description="Heap figures and budgets of the firmware under a 32-bit MicroPython unix port (make ram).",
+    )
     p.add_argument("--board", default="all", choices=("all",) + tuple(TARGETS), help="the budget(s) to check")
-    p.add_argument("--seconds", type=int, default=int(os.environ.get("RAM_SECONDS") or LOAD_S),
-                   help="load duration per budget (default %(default)s)")
-    p.add_argument("--binary", default=os.environ.get("MICROPYTHON32") or None,
-                   help="the 32-bit unix port (MICROPYTHON32=)")
+    p.add_argument(
+        "--seconds",
+        type=int,
+        default=int(os.environ.get("RAM_SECONDS") or LOAD_S),
+        help="load duration per budget (default %(default)s)",
+    )
+    p.add_argument(
+        "--binary", default=os.environ.get("MICROPYTHON32") or None, help="the 32-bit unix port (MICROPYTHON32=)"
+    )
     p.add_argument("--heap", type=int, help="another -X heapsize for --board (figures, e.g. to find the least)")
     p.add_argument("--json", help="write the figures to this file")
-    p.add_argument("--frozen", action="store_true", help="--binary has the firmware frozen in (a build with this "
-                   "repository's manifest and the host board): figures for frozen bytecode")
+    p.add_argument(
+        "--frozen",
+        action="store_true",
+        help="--binary has the firmware frozen in (a build with this "
+        "repository's manifest and the host board): figures for frozen bytecode",
+    )
     a = p.parse_args(argv)
     if a.seconds < 1:
         p.error("--seconds must be >= 1")
@@ -492,8 +577,9 @@ def _main(a):
             print("ram: %s: the firmware's output ends:\n%s" % (r["board"], r["output"]))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"version": version, "bits": bits, "costs": costs, "runs": runs, "fallback": fallback}, f,
-                      indent=1)
+            json.dump(
+                {"version": version, "bits": bits, "costs": costs, "runs": runs, "fallback": fallback}, f, indent=1
+            )
     if fallback:
         return 0
     pending = [r["board"] for r in runs if r["problems"] and TARGETS[r["board"]].get("not_yet") and not a.heap]

@@ -2,7 +2,8 @@
 # deploy tree's /lib): the heap each group of modules costs to import, in order, as
 # gc.mem_alloc() after a collection. argv[1]: a JSON file [[group, [module, ...]], ...].
 # Prints one line "RAM {json}": {"base": bytes in use before, "heap": mem_free + mem_alloc,
-# "groups": [[group, bytes], ...], "modules": [[module, bytes], ...], "total": bytes in use after, "failed": [[module, why]]}.
+# "groups": [[group, bytes], ...], "modules": [[module, bytes], ...],
+# "total": bytes in use after, "failed": [[module, why]]}.
 
 import gc
 import json
@@ -29,8 +30,19 @@ def main():
             each.append([m, a - prev])
             prev = a
         out.append([name, prev - start])
-    print("RAM " + json.dumps({"base": base, "heap": gc.mem_free() + gc.mem_alloc(), "groups": out,
-                               "modules": each, "total": prev, "failed": failed}))
+    print(
+        "RAM "
+        + json.dumps(
+            {
+                "base": base,
+                "heap": gc.mem_free() + gc.mem_alloc(),
+                "groups": out,
+                "modules": each,
+                "total": prev,
+                "failed": failed,
+            }
+        )
+    )
 
 
 main()

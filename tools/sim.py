@@ -46,8 +46,9 @@ def firmware_command(micropython=None):
     return [sys.executable, "-u", main], env
 
 
-def start_firmware(serial, http_host, http_port, token, quiet=False, settings=(), micropython="auto", stdout=None,
-                   bus="cta2045"):
+def start_firmware(
+    serial, http_host, http_port, token, quiet=False, settings=(), micropython="auto", stdout=None, bus="cta2045"
+):
     """The firmware process. micropython: a unix-port binary, None for CPython, or
     "auto": the default of tools/runtime.py (MicroPython where there is a unix port;
     FIRMWARE=cpython or MICROPYTHON= in the environment choose)."""
@@ -56,8 +57,18 @@ def start_firmware(serial, http_host, http_port, token, quiet=False, settings=()
     if micropython == "auto":
         micropython = runtime.choose()[1]
     argv, env = firmware_command(micropython)
-    argv += ["--serial", serial, "--http-host", http_host, "--http-port", str(http_port), "--page", build.page(),
-             "--bus", bus]
+    argv += [
+        "--serial",
+        serial,
+        "--http-host",
+        http_host,
+        "--http-port",
+        str(http_port),
+        "--page",
+        build.page(),
+        "--bus",
+        bus,
+    ]
     if quiet:
         argv.append("--quiet")
     for s in settings:
@@ -67,20 +78,40 @@ def start_firmware(serial, http_host, http_port, token, quiet=False, settings=()
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="sim.py", description="The UCM firmware on this PC against a simulated water heater.")
+    p = argparse.ArgumentParser(
+        prog="sim.py", description="The UCM firmware on this PC against a simulated water heater."
+    )
     env = os.environ.get
     p.add_argument("--http-host", default="127.0.0.1", help="HTTP address (default %(default)s)")
     p.add_argument("--http-port", type=int, default=int(env("PORT") or 8080), help="HTTP port (PORT=, default 8080)")
-    p.add_argument("--serial", default=env("SERIAL") or None, help="a real SGD's tty instead of the simulator (SERIAL=)")
-    p.add_argument("--quiet", action="store_true", default=env("QUIET", "") not in ("", "0"), help="no frame trace (QUIET=1)")
-    p.add_argument("--firmware", default=env("FIRMWARE") or "micropython", choices=runtime.CHOICES,
-                   help="what runs the firmware process (FIRMWARE=, default micropython: the venv's unix port)")
+    p.add_argument(
+        "--serial", default=env("SERIAL") or None, help="a real SGD's tty instead of the simulator (SERIAL=)"
+    )
+    p.add_argument(
+        "--quiet", action="store_true", default=env("QUIET", "") not in ("", "0"), help="no frame trace (QUIET=1)"
+    )
+    p.add_argument(
+        "--firmware",
+        default=env("FIRMWARE") or "micropython",
+        choices=runtime.CHOICES,
+        help="what runs the firmware process (FIRMWARE=, default micropython: the venv's unix port)",
+    )
     p.add_argument("--micropython", default=env("MICROPYTHON") or None, help="the unix-port binary (MICROPYTHON=)")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="an engine setting, e.g. heartbeat_ms=10000")
-    p.add_argument("--bus", default=env("BUS") or "cta2045", choices=("cta2045", "ninebit-listen", "auto"),
-                   help="the firmware's bus personality (BUS=, default cta2045)")
-    p.add_argument("--heater", default=env("HEATER") or None, choices=("cta2045", "ninebit"),
-                   help="the simulated heater's bus (HEATER=; default: ninebit for BUS=ninebit-listen, else cta2045)")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="an engine setting, e.g. heartbeat_ms=10000"
+    )
+    p.add_argument(
+        "--bus",
+        default=env("BUS") or "cta2045",
+        choices=("cta2045", "ninebit-listen", "auto"),
+        help="the firmware's bus personality (BUS=, default cta2045)",
+    )
+    p.add_argument(
+        "--heater",
+        default=env("HEATER") or None,
+        choices=("cta2045", "ninebit"),
+        help="the simulated heater's bus (HEATER=; default: ninebit for BUS=ninebit-listen, else cta2045)",
+    )
     p.add_argument("--no-intermediate", action="store_true", help="simulator: a heater without Intermediate DR")
     p.add_argument("--seed", type=int, default=0, help="simulator: random seed")
     return p
@@ -165,8 +196,10 @@ def main(argv=None):
     print("UCM firmware (host board, %s) on %s" % ("MicroPython unix port" if mp else "CPython", path))
     print("  HTTP API:  %s   (status: %sapi/status)" % (url, url))
     print("  API token: %s" % token)
-    print('  try:       curl -X POST -H "Authorization: Bearer %s" -H "Content-Type: application/json" -d \'{"duration_s": 600}\' %sapi/dr/shed'
-          % (token, url))
+    print(
+        '  try:       curl -X POST -H "Authorization: Bearer %s" -H "Content-Type: application/json" -d '
+        "'{\"duration_s\": 600}' %sapi/dr/shed" % (token, url)
+    )
     if a.bus != "cta2045":
         print("  bus:       %s   (9-bit frames: %sapi/ninebit/frames, words: %sapi/ninebit/params)" % (a.bus, url, url))
     if heater == "ninebit" and sim:

@@ -57,7 +57,10 @@ def board_report(compiler, sizes, out_dir):
     names = deploy.boards()
     if not names:
         return ["(no device boards under boards/)"], problems
-    lines.append("%-10s %10s %8s %10s %8s %8s %6s %8s" % ("board", "ours .mpy", "budget", "Microdot", "libs", "page", "stub", "total"))
+    lines.append(
+        "%-10s %10s %8s %10s %8s %8s %6s %8s"
+        % ("board", "ours .mpy", "budget", "Microdot", "libs", "page", "stub", "total")
+    )
     extra = {}
     for board in names:
         try:
@@ -81,20 +84,30 @@ def board_report(compiler, sizes, out_dir):
         ours = groups.get("budget", 0)
         lines.append(
             "%-10s %10d %8d %10d %8d %8d %6d %8d"
-            % (board, ours, BOARD_BUDGET, groups.get("microdot", 0), groups.get("extern", 0), groups.get("page", 0),
-               groups.get("stub", 0), sum(groups.values()))
+            % (
+                board,
+                ours,
+                BOARD_BUDGET,
+                groups.get("microdot", 0),
+                groups.get("extern", 0),
+                groups.get("page", 0),
+                groups.get("stub", 0),
+                sum(groups.values()),
+            )
         )
         if ours > BOARD_BUDGET:
             problems.append(
-                "board %s: %d B of .mpy for lib/, firmware/, boards/common and boards/%s is %d B over its budget of %d B"
-                % (board, ours, board, ours - BOARD_BUDGET, BOARD_BUDGET)
+                "board %s: %d B of .mpy for lib/, firmware/, boards/common and boards/%s is %d B over its "
+                "budget of %d B" % (board, ours, board, ours - BOARD_BUDGET, BOARD_BUDGET)
             )
     return lines, problems
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--flags", default=os.environ.get("MPY_FLAGS", DEFAULT_FLAGS), help="mpy-cross flags (default: %(default)r)")
+    ap.add_argument(
+        "--flags", default=os.environ.get("MPY_FLAGS", DEFAULT_FLAGS), help="mpy-cross flags (default: %(default)r)"
+    )
     ap.add_argument("--out", help="keep the .mpy files in this folder (default: a temporary one)")
     args = ap.parse_args(argv)
     flags = shlex.split(args.flags)
@@ -132,7 +145,10 @@ def main(argv=None):
     for line in board_lines:
         print(line)
     for pkg in over:
-        print("size: %s is %d B over its budget of %d B" % (pkg, packages[pkg] - BUDGETS[pkg], BUDGETS[pkg]), file=sys.stderr)
+        print(
+            "size: %s is %d B over its budget of %d B" % (pkg, packages[pkg] - BUDGETS[pkg], BUDGETS[pkg]),
+            file=sys.stderr,
+        )
     for msg in board_problems:
         print("size: %s" % msg, file=sys.stderr)
     return 1 if failures or over or board_problems else 0

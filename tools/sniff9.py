@@ -147,12 +147,12 @@ class Sniffer:
         if self.plain:
             feed = self.reader.feed
             for i in range(len(data)):
-                feed(mv[i:i + 1], i)
+                feed(mv[i : i + 1], i)
             self.symbols += len(data)
         else:
             unesc, syms = self.unesc, self.syms
             for i in range(len(data)):
-                if unesc.feed(mv[i:i + 1], syms):
+                if unesc.feed(mv[i : i + 1], syms):
                     self._symbols(i)
         self.bytes += len(data)
         self.finish(len(data))
@@ -208,8 +208,14 @@ class Sniffer:
 
     def _change(self, t, k, old, new):
         kind = k >> 16
-        return {"t": self.stamp(t), "kind": "0x%02x" % kind, "block": (k >> 8) & 0xFF, "index": k & 0xFF,
-                "old": self._value(kind, old), "new": self._value(kind, new)}
+        return {
+            "t": self.stamp(t),
+            "kind": "0x%02x" % kind,
+            "block": (k >> 8) & 0xFF,
+            "index": k & 0xFF,
+            "old": self._value(kind, old),
+            "new": self._value(kind, new),
+        }
 
     def param_rows(self):
         out = []
@@ -225,11 +231,17 @@ class Sniffer:
 
     def table_text(self):
         """The parameter table as aligned text (--table)."""
-        lines = ["%-5s %5s %5s  %-4s %6s %9s %7s  %s" % ("kind", "block", "index", "raw", "u16", "/512 C?", "changes", "last change at")]
+        lines = [
+            "%-5s %5s %5s  %-4s %6s %9s %7s  %s"
+            % ("kind", "block", "index", "raw", "u16", "/512 C?", "changes", "last change at")
+        ]
         for r in self.param_rows():
             temp = "%9.3f" % r["temp_c_hypothesis"] if "temp_c_hypothesis" in r else "%9s" % "-"
             last = str(r["changed_t"]) if r["changes"] else "-"
-            lines.append("%-5s %5d %5d  %-4s %6d %s %7d  %s" % (r["kind"], r["block"], r["index"], r["raw"], r["u16"], temp, r["changes"], last))
+            lines.append(
+                "%-5s %5d %5d  %-4s %6d %s %7d  %s"
+                % (r["kind"], r["block"], r["index"], r["raw"], r["u16"], temp, r["changes"], last)
+            )
         lines.append("(/512 C?: the hypothesis that a word is a temperature, value/512 degrees C)")
         return "\n".join(lines)
 
@@ -256,11 +268,15 @@ class Sniffer:
     def notes(self):
         out = []
         if not self.plain and self.symbols and not self.flagged:
-            out.append("no byte had its 9th bit set: the adapter may not do space parity, or this is "
-                       "not a PARMRK stream of the 9-bit bus (try --plain)")
+            out.append(
+                "no byte had its 9th bit set: the adapter may not do space parity, or this is "
+                "not a PARMRK stream of the 9-bit bus (try --plain)"
+            )
         if not self.plain and self.unesc.bad:
-            out.append("%d FF bytes followed by neither 00 nor FF: not a PARMRK stream (a plain 8N1 "
-                       "capture? try --plain)" % self.unesc.bad)
+            out.append(
+                "%d FF bytes followed by neither 00 nor FF: not a PARMRK stream (a plain 8N1 "
+                "capture? try --plain)" % self.unesc.bad
+            )
         return out
 
 
@@ -310,9 +326,14 @@ def open_port(path, plain):
     if mode is not None and not stat.S_ISCHR(mode):
         raise UsageError("%s is not a serial port (not a character device)" % path)
     try:
-        ser = serial.Serial(path, BAUD, bytesize=serial.EIGHTBITS,
-                            parity=serial.PARITY_NONE if plain else serial.PARITY_SPACE,
-                            stopbits=serial.STOPBITS_ONE, timeout=READ_TIMEOUT)
+        ser = serial.Serial(
+            path,
+            BAUD,
+            bytesize=serial.EIGHTBITS,
+            parity=serial.PARITY_NONE if plain else serial.PARITY_SPACE,
+            stopbits=serial.STOPBITS_ONE,
+            timeout=READ_TIMEOUT,
+        )
     except ValueError as e:  # pyserial without mark/space parity on this system
         raise UsageError("%s: cannot set space parity (%s); try --plain" % (path, e)) from None
     except (serial.SerialException, OSError) as e:
@@ -325,12 +346,16 @@ def open_port(path, plain):
         if not plain:
             problem = space_parity_problem(termios.tcgetattr(fd))
             if problem:
-                raise UsageError("%s does not support space parity with parity marking (read back: %s); "
-                                 "try --plain" % (path, problem))
+                raise UsageError(
+                    "%s does not support space parity with parity marking (read back: %s); "
+                    "try --plain" % (path, problem)
+                )
         ser.reset_input_buffer()
     except (termios.error, OSError) as e:
         ser.close()
-        raise UsageError("cannot configure %s: %s" % (path, _reason(e) if isinstance(e, OSError) else e.args[-1])) from None
+        raise UsageError(
+            "cannot configure %s: %s" % (path, _reason(e) if isinstance(e, OSError) else e.args[-1])
+        ) from None
     except UsageError:
         ser.close()
         raise
@@ -383,18 +408,34 @@ def _parser():
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--serial", metavar="PORT", help="read this serial port live (e.g. /dev/ttyUSB0) until Ctrl-C")
     src.add_argument("--decode", metavar="FILE", help="read a capture saved by --save ('-' = standard input)")
-    p.add_argument("--plain", action="store_true",
-                   help="no 9th bit: the port at 8N1 (for adapters without space parity; the 9th bit falls "
-                        "where 8N1 expects the stop bit, and bytes with that framing error are kept), or FILE "
-                        "is a raw 8N1 capture. Frames are found by first byte, length and checksum")
-    p.add_argument("--save", metavar="FILE", help="--serial: also write every byte exactly as read (the PARMRK "
-                                                  "stream, or plain bytes with --plain) to FILE, for --decode later")
+    p.add_argument(
+        "--plain",
+        action="store_true",
+        help="no 9th bit: the port at 8N1 (for adapters without space parity; the 9th bit falls "
+        "where 8N1 expects the stop bit, and bytes with that framing error are kept), or FILE "
+        "is a raw 8N1 capture. Frames are found by first byte, length and checksum",
+    )
+    p.add_argument(
+        "--save",
+        metavar="FILE",
+        help="--serial: also write every byte exactly as read (the PARMRK "
+        "stream, or plain bytes with --plain) to FILE, for --decode later",
+    )
     p.add_argument("--seconds", type=_positive, metavar="N", help="--serial: stop after N seconds")
-    p.add_argument("--gap-ms", type=_positive, metavar="MS",
-                   help="--serial --plain: this much silence ends a partial frame (default %d)" % GAP_MS)
-    p.add_argument("--params", action="store_true", help="the parameter view: a line per changed word, the table at the end")
-    p.add_argument("--table", action="store_true", help="implies --params; the final table as text on stderr "
-                                                        "instead of {\"param\"} lines")
+    p.add_argument(
+        "--gap-ms",
+        type=_positive,
+        metavar="MS",
+        help="--serial --plain: this much silence ends a partial frame (default %d)" % GAP_MS,
+    )
+    p.add_argument(
+        "--params", action="store_true", help="the parameter view: a line per changed word, the table at the end"
+    )
+    p.add_argument(
+        "--table",
+        action="store_true",
+        help='implies --params; the final table as text on stderr instead of {"param"} lines',
+    )
     return p
 
 
@@ -463,11 +504,19 @@ def _live_main(args, stdout, stderr, open_port, clock):
             stdout.flush()
 
         gap = args.gap_ms if args.gap_ms is not None else GAP_MS
-        s = Sniffer(emit, plain=args.plain, params=args.params, gap_ms=int(gap) if args.plain else 0,
-                    stamp=lambda now: round(now / 1000, 3), param_lines=not args.table)
+        s = Sniffer(
+            emit,
+            plain=args.plain,
+            params=args.params,
+            gap_ms=int(gap) if args.plain else 0,
+            stamp=lambda now: round(now / 1000, 3),
+            param_lines=not args.table,
+        )
         how = "8N1, no 9th bit" if args.plain else "space parity with parity marking (9th bit seen)"
-        stderr.write("%s: reading %s at %d baud, %s%s; Ctrl-C stops\n"
-                     % (PROG, args.serial, BAUD, how, ", saving to " + args.save if args.save else ""))
+        stderr.write(
+            "%s: reading %s at %d baud, %s%s; Ctrl-C stops\n"
+            % (PROG, args.serial, BAUD, how, ", saving to " + args.save if args.save else "")
+        )
         stderr.flush()
         try:  # SIGTERM ends it like Ctrl-C (summary, exit 0)
             old_term = signal.signal(signal.SIGTERM, _interrupt)

@@ -24,9 +24,18 @@ def open_port(pins, cfg, baud=19200, early_flush=False):
 
 def uart(pins, baud=19200, parity=None):
     """The board's bus UART: 8 data bits, the given parity, 1 stop bit, non-blocking."""
-    return machine.UART(pins["uart"], baudrate=baud, bits=8, parity=parity, stop=1,
-                        tx=machine.Pin(pins["tx"]), rx=machine.Pin(pins["rx"]),
-                        rxbuf=RX_BUFFER, timeout=0, timeout_char=0)
+    return machine.UART(
+        pins["uart"],
+        baudrate=baud,
+        bits=8,
+        parity=parity,
+        stop=1,
+        tx=machine.Pin(pins["tx"]),
+        rx=machine.Pin(pins["rx"]),
+        rxbuf=RX_BUFFER,
+        timeout=0,
+        timeout_char=0,
+    )
 
 
 def de_pin(pins):

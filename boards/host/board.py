@@ -15,8 +15,10 @@ import time
 
 NAME = "host"
 
-USAGE = ("usage: main.py --serial PATH [--http-host H] [--http-port N] [--quiet] [--page FILE]"
-         " [--bus cta2045|ninebit-listen|auto] [--set name=value ...] [--http-clients N]")
+USAGE = (
+    "usage: main.py --serial PATH [--http-host H] [--http-port N] [--quiet] [--page FILE]"
+    " [--bus cta2045|ninebit-listen|auto] [--set name=value ...] [--http-clients N]"
+)
 BUSES = ("cta2045", "ninebit-listen", "auto")  # a PC cannot send on the 9-bit bus
 
 
@@ -33,8 +35,16 @@ def _value(text):
 def options(argv=None):
     """The firmware options from the command line, or raise ValueError with the reason."""
     argv = sys.argv[1:] if argv is None else argv
-    o = {"serial": None, "http_host": "127.0.0.1", "http_port": 8080, "quiet": False, "page": None,
-         "bus": "cta2045", "settings": {}, "http_clients": 4}
+    o = {
+        "serial": None,
+        "http_host": "127.0.0.1",
+        "http_port": 8080,
+        "quiet": False,
+        "page": None,
+        "bus": "cta2045",
+        "settings": {},
+        "http_clients": 4,
+    }
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -42,8 +52,15 @@ def options(argv=None):
             o["quiet"] = True
             i += 1
             continue
-        if a not in ("--serial", "--http-host", "--http-port", "--page", "--bus", "--set",
-                     "--http-clients") or i + 1 >= len(argv):
+        if a not in (
+            "--serial",
+            "--http-host",
+            "--http-port",
+            "--page",
+            "--bus",
+            "--set",
+            "--http-clients",
+        ) or i + 1 >= len(argv):
             raise ValueError("bad argument %s\n%s" % (a, USAGE))
         v = argv[i + 1]
         i += 2
@@ -115,8 +132,9 @@ def prepare(argv=None):
 
     o = options(argv)
     c = Config(None)
-    c.update({"http_port": o["http_port"], "settings": o["settings"], "bus": o["bus"],
-              "http_clients": o["http_clients"]})
+    c.update(
+        {"http_port": o["http_port"], "settings": o["settings"], "bus": o["bus"], "http_clients": o["http_clients"]}
+    )
     c.data["token"] = o["token"]  # from UCM_TOKEN (8..128 characters, options()), or generated
     c.source = "command line"
     c.error = None

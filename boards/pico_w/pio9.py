@@ -125,12 +125,21 @@ def to_rp2(text, out_init=None, set_init=None, sideset_init=None, fields=None):
     n = 0 if sideset_init is None else 1 if isinstance(sideset_init, int) else len(sideset_init)
     if k("pio_version") or n != k("sideset_pin_count", 0):
         raise ValueError("side-set pins or PIO version")
-    execctrl = (k("sideset_enable", 0) << 30 | k("sideset_pindirs", 0) << 29
-                | k("wrap", len(p.assembled) - 1) << 12 | k("wrap_target", 0) << 7)
-    shiftctrl = ({"tx": 1, "rx": 2}.get(k("fifo_type"), 0) << 30
-                 | (k("pull_threshold", 32) & 31) << 25 | (k("push_threshold", 32) & 31) << 20
-                 | k("out_shift_right", 1) << 19 | k("in_shift_right", 1) << 18
-                 | k("auto_pull", 0) << 17 | k("auto_push", 0) << 16)
+    execctrl = (
+        k("sideset_enable", 0) << 30
+        | k("sideset_pindirs", 0) << 29
+        | k("wrap", len(p.assembled) - 1) << 12
+        | k("wrap_target", 0) << 7
+    )
+    shiftctrl = (
+        {"tx": 1, "rx": 2}.get(k("fifo_type"), 0) << 30
+        | (k("pull_threshold", 32) & 31) << 25
+        | (k("push_threshold", 32) & 31) << 20
+        | k("out_shift_right", 1) << 19
+        | k("in_shift_right", 1) << 18
+        | k("auto_pull", 0) << 17
+        | k("auto_push", 0) << 16
+    )
     return [p.assembled] + [-1] * (fields - 6) + [execctrl, shiftctrl, out_init, set_init, sideset_init]
 
 
@@ -167,11 +176,25 @@ class Pio9Port:
         self._one = array.array("I", [0])
         d = self._dma = DMA()
         r = self._re = DMA()
-        d.config(read=addressof(self.rx) + 2, write=base, count=COUNT,
-                 ctrl=d.pack_ctrl(size=1, inc_read=False, ring_size=ring_bits + 1, ring_sel=True,
-                                  treq_sel=(sm_rx >> 2) * 8 + 4 + (sm_rx & 3), chain_to=r.channel))
-        r.config(read=self._one, write=self._one, count=1,
-                 ctrl=r.pack_ctrl(inc_read=False, inc_write=False, chain_to=d.channel))
+        d.config(
+            read=addressof(self.rx) + 2,
+            write=base,
+            count=COUNT,
+            ctrl=d.pack_ctrl(
+                size=1,
+                inc_read=False,
+                ring_size=ring_bits + 1,
+                ring_sel=True,
+                treq_sel=(sm_rx >> 2) * 8 + 4 + (sm_rx & 3),
+                chain_to=r.channel,
+            ),
+        )
+        r.config(
+            read=self._one,
+            write=self._one,
+            count=1,
+            ctrl=r.pack_ctrl(inc_read=False, inc_write=False, chain_to=d.channel),
+        )
         d.active(1)
         self.rx.active(1)
         self.tx.active(1)

@@ -18,9 +18,16 @@ from cta2045.message import encode
 HOUR = 3600000
 BURST = [encode("type_supported_query", mt=m) for m in (0x0801, 0x0802, 0x0803)]
 BURST.append(h("08 03 00 02 18 00 BA 75"))  # max-payload query
-COMMANDS = (("shed", {"duration_s": 1800}), ("end", {}), ("load_up", {"duration_s": 3600}),
-            ("refresh_info", {}), ("refresh_energy", {}), ("critical_peak", {"duration_s": None}),
-            ("end", {}), ("grid_guidance", {"guidance": 2}))
+COMMANDS = (
+    ("shed", {"duration_s": 1800}),
+    ("end", {}),
+    ("load_up", {"duration_s": 3600}),
+    ("refresh_info", {}),
+    ("refresh_energy", {}),
+    ("critical_peak", {"duration_s": None}),
+    ("end", {}),
+    ("grid_guidance", {"guidance": 2}),
+)
 
 
 def heap():
@@ -47,7 +54,7 @@ def _hour(b, k, results):
             _burst(b)
             b.run(18000)
     elif h in (7, 12, 17, 21):
-        for kind, args in COMMANDS[(k // 24 + h) % 4 * 2:][:2]:
+        for kind, args in COMMANDS[(k // 24 + h) % 4 * 2 :][:2]:
             tx = b.submit(kind, **args)
             b.run(20000, lambda: tx.done)
             results[tx.result] = results.get(tx.result, 0) + 1

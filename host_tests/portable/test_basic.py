@@ -29,12 +29,28 @@ def test_vectors_encode_back_to_the_same_bytes():
 
 def test_every_basic_opcode_both_directions():
     expected = {
-        0x01: "shed", 0x02: "end_shed", 0x03: "app_ack", 0x04: "app_nak", 0x06: "power_level",
-        0x07: "present_price", 0x08: "next_price", 0x09: "time_remaining", 0x0A: "critical_peak",
-        0x0B: "grid_emergency", 0x0C: "grid_guidance", 0x0E: "comm_status",
-        0x11: "customer_override", 0x12: "op_state_query", 0x13: "op_state", 0x14: "sleep",
-        0x15: "wake", 0x16: "time_sync", 0x17: "load_up", 0x18: "pending_event_time",
-        0x19: "pending_event_type", 0x1A: "reboot",
+        0x01: "shed",
+        0x02: "end_shed",
+        0x03: "app_ack",
+        0x04: "app_nak",
+        0x06: "power_level",
+        0x07: "present_price",
+        0x08: "next_price",
+        0x09: "time_remaining",
+        0x0A: "critical_peak",
+        0x0B: "grid_emergency",
+        0x0C: "grid_guidance",
+        0x0E: "comm_status",
+        0x11: "customer_override",
+        0x12: "op_state_query",
+        0x13: "op_state",
+        0x14: "sleep",
+        0x15: "wake",
+        0x16: "time_sync",
+        0x17: "load_up",
+        0x18: "pending_event_time",
+        0x19: "pending_event_type",
+        0x1A: "reboot",
     }
     for op1 in range(256):
         for op2 in (0, 1, 0x7F, 0x80, 0xFE, 0xFF):
@@ -51,7 +67,15 @@ def test_every_basic_opcode_both_directions():
 
 
 def test_duration_examples():
-    for code, seconds in ((0x0F, 450), (0x1E, 1800), (0x2A, 3528), (0x2B, 3698), (0x3C, 7200), (0x11, 578), (0xFE, 129032)):
+    for code, seconds in (
+        (0x0F, 450),
+        (0x1E, 1800),
+        (0x2A, 3528),
+        (0x2B, 3698),
+        (0x3C, 7200),
+        (0x11, 578),
+        (0xFE, 129032),
+    ):
         assert basic.duration_seconds(code) == seconds
         assert basic.duration_code(seconds) == code
     assert basic.duration_seconds(0) is None and basic.duration_seconds(0xFF) is None
@@ -111,12 +135,22 @@ def test_operational_states_and_nak_reasons_are_named():
     assert names[0] == "idle_normal" and names[2] == "running_curtailed" and names[3] == "running_heightened"
     assert names[11] == "idle_opted_out" and names[14] == "idle_price_stream" and names[15] is None
     reasons = [message.decode(message.encode("app_nak", reason=r)).to_dict()["fields"]["reason_name"] for r in range(6)]
-    assert reasons == ["no_reason", "opcode1_not_supported", "opcode2_invalid", "busy", "length_invalid", "customer_override"]
+    assert reasons == [
+        "no_reason",
+        "opcode1_not_supported",
+        "opcode2_invalid",
+        "busy",
+        "length_invalid",
+        "customer_override",
+    ]
     ack = message.decode(h("08 01 00 02 03 0E E9 4F")).to_dict()["fields"]
     assert ack["opcode_name"] == "comm_status"
     cs = [message.decode(message.encode("comm_status", status=s)).to_dict()["fields"]["status_name"] for s in range(3)]
     assert cs == ["lost", "found", "poor"]
-    g = [message.decode(message.encode("grid_guidance", guidance=s)).to_dict()["fields"]["guidance_name"] for s in range(3)]
+    g = [
+        message.decode(message.encode("grid_guidance", guidance=s)).to_dict()["fields"]["guidance_name"]
+        for s in range(3)
+    ]
     assert g == ["bad", "neutral", "good"]
 
 

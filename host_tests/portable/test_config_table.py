@@ -128,10 +128,15 @@ def test_every_setting_refuses_values_outside_its_protocol_window():
 def test_the_values_that_bricked_a_board_are_refused():
     # each of these was accepted and saved before, and stopped the board at its next boot
     c = config.Config(None)
-    for change, key in (({"watchdog_ms": 1}, "watchdog_ms"), ({"settings": {"log_size": 2 ** 62}}, "settings.log_size"),
-                        ({"settings": {"log_size": 0}}, "settings.log_size"), ({"settings": {"baud": 0}}, "settings.baud"),
-                        ({"http_port": 70000}, "http_port"), ({"pins": {"uart": 99}}, "pins.uart"),
-                        ({"settings": {"t_ma_ms": 0}}, "settings.t_ma_ms")):
+    for change, key in (
+        ({"watchdog_ms": 1}, "watchdog_ms"),
+        ({"settings": {"log_size": 2**62}}, "settings.log_size"),
+        ({"settings": {"log_size": 0}}, "settings.log_size"),
+        ({"settings": {"baud": 0}}, "settings.baud"),
+        ({"http_port": 70000}, "http_port"),
+        ({"pins": {"uart": 99}}, "pins.uart"),
+        ({"settings": {"t_ma_ms": 0}}, "settings.t_ma_ms"),
+    ):
         _bad(c, change, key)
 
 

@@ -29,8 +29,14 @@ def test_type_names():
 def test_dict_shape():
     d = message.decode(h("08 01 00 02 01 11 E9 4E")).to_dict()
     assert d == {
-        "type": "basic_dr", "mt": "0801", "name": "shed", "length": 2, "op1": 1, "op2": 0x11,
-        "checksum_ok": True, "fields": {"duration": 0x11, "duration_s": 578},
+        "type": "basic_dr",
+        "mt": "0801",
+        "name": "shed",
+        "length": 2,
+        "op1": 1,
+        "op2": 0x11,
+        "checksum_ok": True,
+        "fields": {"duration": 0x11, "duration_s": 578},
     }
     bad = message.decode(h("08 01 00 02 03 02 04 42")).to_dict()
     assert bad["checksum_ok"] is False and bad["fields"]["opcode_name"] == "end_shed"

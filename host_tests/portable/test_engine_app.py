@@ -2,7 +2,7 @@
 # SGD, commands and the state the firmware shows (PROTOCOL.md sections 3.1-3.4, 4.2-4.6).
 
 from checks import h
-from ucm_harness import Bench, wire_ms
+from ucm_harness import Bench
 
 import cta2045
 from cta2045.frame import ACK, nak

@@ -62,7 +62,7 @@ def test_config_missing_then_saved_and_loaded():
 
 def test_config_corrupt_or_not_an_object_gives_defaults():
     p = _path("c2.json")
-    for text, why in (('{"wifi": ', "not valid JSON"), ('[1, 2]', "not a JSON object")):
+    for text, why in (('{"wifi": ', "not valid JSON"), ("[1, 2]", "not a JSON object")):
         _write(p, text)
         c = config.Config(p).load()
         assert c.source == "defaults" and why in c.error, (text, c.error)
@@ -73,20 +73,25 @@ def test_config_bad_saved_keys_fall_back_one_by_one():
     # a file saved by an older firmware, or edited by hand: each bad key takes its
     # default and is named; every good key, even beside a bad one, is kept
     p = _path("c2b.json")
-    for text, why in (('{"http_port": "80"}', "http_port: must be an integer"),
-                      ('{"colour": 1}', "colour: unknown key"),
-                      ('{"settings": {"t_ma_ms": "x"}}', "settings.t_ma_ms: must be an integer"),
-                      ('{"settings": {"log_size": 0}}', "settings.log_size: must be 1..256"),
-                      ('{"watchdog_ms": 1}', "watchdog_ms: must be 0 or 4000..8388"),
-                      ('{"http_port": 70000}', "http_port: must be 1..65535"),
-                      ('{"pins": {"uart": 99}}', "pins.uart: must be 0..2"),
-                      ('{"transceiver": "x"}', "transceiver: one of de, auto")):
+    for text, why in (
+        ('{"http_port": "80"}', "http_port: must be an integer"),
+        ('{"colour": 1}', "colour: unknown key"),
+        ('{"settings": {"t_ma_ms": "x"}}', "settings.t_ma_ms: must be an integer"),
+        ('{"settings": {"log_size": 0}}', "settings.log_size: must be 1..256"),
+        ('{"watchdog_ms": 1}', "watchdog_ms: must be 0 or 4000..8388"),
+        ('{"http_port": 70000}', "http_port: must be 1..65535"),
+        ('{"pins": {"uart": 99}}', "pins.uart: must be 0..2"),
+        ('{"transceiver": "x"}', "transceiver: one of de, auto"),
+    ):
         _write(p, text)
         c = config.Config(p).load()
         assert c.source == "file" and why in c.error and "defaults" in c.error, (text, c.error)
         assert c.data == config.Config(None).data, text
-    _write(p, '{"wifi": {"ssid": "home", "password": 5}, "http_port": 8080, "watchdog_ms": 1,'
-              ' "settings": {"t_ma_ms": 0, "heartbeat_ms": 30000}, "pins": {"de": 7, "tx": -1}}')
+    _write(
+        p,
+        '{"wifi": {"ssid": "home", "password": 5}, "http_port": 8080, "watchdog_ms": 1,'
+        ' "settings": {"t_ma_ms": 0, "heartbeat_ms": 30000}, "pins": {"de": 7, "tx": -1}}',
+    )
     c = config.Config(p).load()
     assert c.data["wifi"]["ssid"] == "home" and c.data["wifi"]["password"] == ""
     assert c.data["http_port"] == 8080 and c.data["watchdog_ms"] == 8000
@@ -116,21 +121,23 @@ def test_config_takes_a_complete_temporary_file_when_the_file_is_gone():
 def test_config_update_checks_everything_or_changes_nothing():
     c = config.Config(None)
     before = json.dumps(c.data)
-    for bad, msg in (({"wifi": {"ssid": 1}}, "wifi.ssid: must be a string"),
-                     ({"wifi": "home"}, "wifi: must be an object"),
-                     ({"ap": {"password": "short"}}, "ap.password: must be empty or 8..63 characters"),
-                     ({"token": "short"}, "token: must be empty or 8..128 characters"),
-                     ({"token": " padded-token "}, "token: no spaces around it"),
-                     ({"pins": {"tx": [1]}}, "pins.tx: must be an integer"),
-                     ({"pins": {"nope": 1}}, "pins.nope: unknown pin"),
-                     ({"watchdog_ms": -5}, "watchdog_ms: must be 0 or 4000..8388"),
-                     ({"wifi": {"hostname": "-ucm"}}, "wifi.hostname: letters, digits"),
-                     ({"wifi": {"hostname": "my ucm"}}, "wifi.hostname: letters, digits"),
-                     ({"http_clients": 0}, "http_clients: must be 1..16"),
-                     ({"http_clients": 17}, "http_clients: must be 1..16"),
-                     ({"settings": {"nope": 1}}, "settings.nope: unknown setting"),
-                     ({"settings": {"t_ma_ms": 0}}, "settings.t_ma_ms: must be 40..200"),
-                     ({"wifi": {"ssid": "ok"}, "http_port": "x"}, "http_port: must be an integer")):
+    for bad, msg in (
+        ({"wifi": {"ssid": 1}}, "wifi.ssid: must be a string"),
+        ({"wifi": "home"}, "wifi: must be an object"),
+        ({"ap": {"password": "short"}}, "ap.password: must be empty or 8..63 characters"),
+        ({"token": "short"}, "token: must be empty or 8..128 characters"),
+        ({"token": " padded-token "}, "token: no spaces around it"),
+        ({"pins": {"tx": [1]}}, "pins.tx: must be an integer"),
+        ({"pins": {"nope": 1}}, "pins.nope: unknown pin"),
+        ({"watchdog_ms": -5}, "watchdog_ms: must be 0 or 4000..8388"),
+        ({"wifi": {"hostname": "-ucm"}}, "wifi.hostname: letters, digits"),
+        ({"wifi": {"hostname": "my ucm"}}, "wifi.hostname: letters, digits"),
+        ({"http_clients": 0}, "http_clients: must be 1..16"),
+        ({"http_clients": 17}, "http_clients: must be 1..16"),
+        ({"settings": {"nope": 1}}, "settings.nope: unknown setting"),
+        ({"settings": {"t_ma_ms": 0}}, "settings.t_ma_ms: must be 40..200"),
+        ({"wifi": {"ssid": "ok"}, "http_port": "x"}, "http_port: must be an integer"),
+    ):
         e = raises(ValueError, c.update, bad)
         assert msg in str(e), (bad, str(e))
     assert json.dumps(c.data) == before
@@ -161,7 +168,13 @@ def test_heap_figures_and_low_water_mark():
 
 def test_config_public_hides_every_secret():
     c = config.Config(None, {"ap": {"ssid": "board-ap"}})
-    c.update({"wifi": {"ssid": "home", "password": "wifi-secret"}, "ap": {"password": "ap-secret-1"}, "token": "api-secret-1"})
+    c.update(
+        {
+            "wifi": {"ssid": "home", "password": "wifi-secret"},
+            "ap": {"password": "ap-secret-1"},
+            "token": "api-secret-1",
+        }
+    )
     pub = c.public()
     text = json.dumps(pub)
     for secret in ("wifi-secret", "ap-secret-1", "api-secret-1"):
@@ -178,9 +191,16 @@ def _status():
 
 
 def test_metrics_text_format():
-    text = metrics.render(_status(), {"wifi": {"online": True, "drops": 2}, "mem_free": 12345, "mem_alloc": 678,
-                                       "mem_free_low": 9000,
-                                       "tasks": {"engine": {"restarts": 1}, "http": {"restarts": 0}}})
+    text = metrics.render(
+        _status(),
+        {
+            "wifi": {"online": True, "drops": 2},
+            "mem_free": 12345,
+            "mem_alloc": 678,
+            "mem_free_low": 9000,
+            "tasks": {"engine": {"restarts": 1}, "http": {"restarts": 0}},
+        },
+    )
     lines = text.split("\n")
     assert lines[-1] == ""  # ends with a newline
     assert "ucm_link_up 0" in lines and 'ucm_link_state{state="down"} 1' in lines
@@ -190,13 +210,13 @@ def test_metrics_text_format():
     assert 'ucm_task_restarts_total{task="engine"} 1' in lines and "ucm_mem_free_bytes 12345" in lines
     assert "ucm_mem_alloc_bytes 678" in lines and "ucm_mem_free_low_bytes 9000" in lines
     assert "".join(metrics.lines(_status(), None)) == metrics.render(_status(), None)  # streamed = whole
-    assert "ucm_sgd_op_state" not in "".join(l for l in lines if not l.startswith("#"))  # unknown: no sample
+    assert "ucm_sgd_op_state" not in "".join(ln for ln in lines if not ln.startswith("#"))  # unknown: no sample
     for line in lines:
         if line and not line.startswith("#"):
             name, value = line.rsplit(" ", 1)
             float(value)
             assert name.startswith("ucm_")
-    names = [l.split()[2] for l in lines if l.startswith("# TYPE")]
+    names = [ln.split()[2] for ln in lines if ln.startswith("# TYPE")]
     assert len(names) == len(set(names))  # each metric declared once
 
 

@@ -35,8 +35,14 @@ def test_link_ack_and_all_nak_codes():
         assert d["name"] == "link_nak" and d["fields"]["nak"] == code
         names.append(d["fields"]["nak_name"])
     assert names == [
-        "no_reason", "invalid_byte", "invalid_length", "checksum_error", "reserved",
-        "message_timeout", "unsupported_message_type", "request_not_supported",
+        "no_reason",
+        "invalid_byte",
+        "invalid_length",
+        "checksum_error",
+        "reserved",
+        "message_timeout",
+        "unsupported_message_type",
+        "request_not_supported",
     ]
     assert message.decode(frame.ACK).name == "link_ack"
 

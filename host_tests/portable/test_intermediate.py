@@ -7,8 +7,13 @@ from cta2045 import message
 from cta2045.frame import build
 
 INFO = {
-    "rc": 0, "version": "A", "vendor_id": 0x0C22, "device_type": 3, "revision": 7,
-    "capability": 0x41, "reserved": 0,
+    "rc": 0,
+    "version": "A",
+    "vendor_id": 0x0C22,
+    "device_type": 3,
+    "revision": 7,
+    "capability": 0x41,
+    "reserved": 0,
 }
 MODEL = {"model": "HPWH-65-ABCDEFGH"}  # all 16 characters used
 SERIAL = {"serial": "SN0123456789ABCD"}
@@ -27,7 +32,12 @@ def test_get_information_request():
 
 
 def test_get_information_replies_of_len_16_32_48_53():
-    for parts, length in (((INFO,), 16), ((INFO, MODEL), 32), ((INFO, MODEL, SERIAL), 48), ((INFO, MODEL, SERIAL, FW), 53)):
+    for parts, length in (
+        ((INFO,), 16),
+        ((INFO, MODEL), 32),
+        ((INFO, MODEL, SERIAL), 48),
+        ((INFO, MODEL, SERIAL, FW), 53),
+    ):
         fields = _fields(*parts)
         f = message.encode("get_information", reply=True, **fields)
         assert len(f) == length + 6
@@ -121,7 +131,9 @@ def test_get_set_values():
     m = message.decode(message.encode("setpoint", reply=True, rc=0, device_type=2, temp_units=1, setpoint1=52))
     assert m.fields == {"rc": 0, "device_type": 2, "temp_units": 1, "setpoint1": 52}
     assert m.to_dict()["fields"]["temp_units_name"] == "C"
-    t = message.decode(message.encode("present_temperature", reply=True, rc=0, device_type=3, temp_units=0, temperature=-4))
+    t = message.decode(
+        message.encode("present_temperature", reply=True, rc=0, device_type=3, temp_units=0, temperature=-4)
+    )
     assert t.fields["temperature"] == -4 and len(t.payload) == 8
     o = message.encode("temperature_offset", offset=-3, temp_units=0)
     assert o[2:4] == h("00 04") and message.decode(o).fields == {"offset": -3, "temp_units": 0}
@@ -132,10 +144,20 @@ def test_get_set_values():
 
 
 def test_advanced_load_up():
-    assert message.encode("advanced_load_up", duration_min=60, value=5, units=2) == h("08 02 00 07 0C 00 00 3C 00 05 02 A9 4B")
+    assert message.encode("advanced_load_up", duration_min=60, value=5, units=2) == h(
+        "08 02 00 07 0C 00 00 3C 00 05 02 A9 4B"
+    )
     assert message.encode("advanced_load_up") == h("08 02 00 02 0C 00 E4 58")
-    full = {"duration_min": 240, "value": 0xFFFF, "units": 3, "efficiency": 90, "event_id": 0xDEADBEEF,
-            "start": 831254400, "start_rand": 5, "end_rand": 10}
+    full = {
+        "duration_min": 240,
+        "value": 0xFFFF,
+        "units": 3,
+        "efficiency": 90,
+        "event_id": 0xDEADBEEF,
+        "start": 831254400,
+        "start_rand": 5,
+        "end_rand": 10,
+    }
     f = message.encode("advanced_load_up", **full)
     assert len(f) == 6 + 2 + 16
     assert message.decode(f).fields == full
@@ -146,7 +168,9 @@ def test_advanced_load_up():
     assert reply.to_dict()["fields"]["energy_wh"] == 120
     assert message.decode(h("08 02 00 03 0C 80 00 9B 20")).fields == {"rc": 0}
     raises_codec_error(message.encode, "advanced_load_up", duration_min=60, value=5)  # units missing
-    raises_codec_error(message.encode, "advanced_load_up", duration_min=60, value=5, units=2, event_id=1)  # skips efficiency
+    raises_codec_error(
+        message.encode, "advanced_load_up", duration_min=60, value=5, units=2, event_id=1
+    )  # skips efficiency
 
 
 def test_autonomous_cycling():
@@ -163,8 +187,18 @@ def test_autonomous_cycling():
 
 def test_response_codes_are_named():
     names = [message.decode(build(0x0802, bytes((0x0C, 0x80, rc)))).to_dict()["fields"]["rc_name"] for rc in range(10)]
-    assert names == ["success", "not_implemented", "bad_value", "command_length_error",
-                     "response_length_error", "busy", "other_error", "customer_override", "not_enabled", None]
+    assert names == [
+        "success",
+        "not_implemented",
+        "bad_value",
+        "command_length_error",
+        "response_length_error",
+        "busy",
+        "other_error",
+        "customer_override",
+        "not_enabled",
+        None,
+    ]
 
 
 def test_unknown_opcode_keeps_raw_bytes():

@@ -101,7 +101,7 @@ def test_plain_reader_resyncs_by_header_length_and_checksum():
     bad[7] ^= 0x01
     data = b"\x01\x02\x03" + golden("A") + golden("B") + bytes(bad) + b"\x07" + golden("F") + golden("G")
     for i in range(0, len(data), 7):  # in chunks, as a UART delivers them
-        r.feed(data[i:i + 7], i)
+        r.feed(data[i : i + 7], i)
     r.flush(len(data))
     assert rec.frames == [golden("A"), golden("B"), golden("F"), golden("G")]
     assert "stray" in rec.kinds() and "checksum" not in rec.kinds()

@@ -126,8 +126,15 @@ class Sgd:
             return encode("app_ack", opcode=m.op1)
         if n == "get_information":
             return encode(
-                "get_information", reply=True, rc=0, version="A", vendor_id=0x0C22, device_type=3,
-                revision=1, capability=0, reserved=0,
+                "get_information",
+                reply=True,
+                rc=0,
+                version="A",
+                vendor_id=0x0C22,
+                device_type=3,
+                revision=1,
+                capability=0,
+                reserved=0,
             )
         if n == "commodity_read":
             recs = [{"code": 0, "measured": True, "rate": 450, "cumulative": 0}]

@@ -51,8 +51,11 @@ EXTRA = [
     # PROTOCOL.md section 4.5 and 4.6 examples
     ("08 02 00 02 03 03 F9 49", "setpoint", {}),
     ("08 02 00 02 03 04 F7 4A", "present_temperature", {}),
-    ("08 02 00 09 03 03 00 02 00 00 7D 80 00 FD 3E", "setpoint",
-     {"device_type": 2, "temp_units": 0, "setpoint1": 125, "setpoint2": -32768}),
+    (
+        "08 02 00 09 03 03 00 02 00 00 7D 80 00 FD 3E",
+        "setpoint",
+        {"device_type": 2, "temp_units": 0, "setpoint1": 125, "setpoint2": -32768},
+    ),
     ("08 02 00 02 0C 00 E4 58", "advanced_load_up", {}),
     ("08 02 00 07 0C 00 00 00 00 00 FF E9 4E", "advanced_load_up", {"duration_min": 0, "value": 0, "units": 0xFF}),
 ]

@@ -58,11 +58,32 @@ class Pin:
 
 
 class UART:
-    def __init__(self, id, baudrate=9600, bits=8, parity=None, stop=1, tx=None, rx=None,
-                 rxbuf=256, timeout=0, timeout_char=0, **kw):
+    def __init__(
+        self,
+        id,
+        baudrate=9600,
+        bits=8,
+        parity=None,
+        stop=1,
+        tx=None,
+        rx=None,
+        rxbuf=256,
+        timeout=0,
+        timeout_char=0,
+        **kw,
+    ):
         self.id = id
-        self.kw = dict(baudrate=baudrate, bits=bits, parity=parity, stop=stop, tx=tx, rx=rx,
-                       rxbuf=rxbuf, timeout=timeout, timeout_char=timeout_char)
+        self.kw = dict(
+            baudrate=baudrate,
+            bits=bits,
+            parity=parity,
+            stop=stop,
+            tx=tx,
+            rx=rx,
+            rxbuf=rxbuf,
+            timeout=timeout,
+            timeout_char=timeout_char,
+        )
         self.char_us = 10 * 1000000 // baudrate
         self.inbox = bytearray()  # received, not yet read
         self.closed = False

@@ -6,6 +6,7 @@ from math import sqrt
 
 from cta2045 import CodecError
 
+
 def duration_code(seconds):
     """Byte n with 2*n^2 <= seconds, rounded down as PCTA and RADI do (600 s -> 0x11,
     578 s). None -> 0x00 (unknown); under 2 s -> 0x01; over 0xFE -> 0xFF (too long)."""

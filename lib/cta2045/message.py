@@ -1,9 +1,9 @@
-# Decode any CTA-2045 frame to a Message, and encode any message kind by name.
-# Basic DR (section 3 of lib/cta2045/PROTOCOL.md), Intermediate DR (section 4) and
-# data-link (section 2.6) messages
-# are described by tables; one small interpreter decodes and encodes all of them, so a
-# decoded message re-encodes to the same bytes (fixed-width text re-encodes NUL-padded). Unknown types and opcodes decode
-# leniently (raw bytes kept); structural problems raise CodecError.
+# Decode any CTA-2045 frame to a Message, and encode any message kind by name. Basic DR
+# (section 3 of lib/cta2045/PROTOCOL.md), Intermediate DR (section 4) and data-link (section
+# 2.6) messages are described by tables; one small interpreter decodes and encodes all of
+# them, so a decoded message re-encodes to the same bytes (fixed-width text re-encodes
+# NUL-padded). Unknown types and opcodes decode leniently (raw bytes kept); structural
+# problems raise CodecError.
 
 import struct
 from binascii import hexlify
@@ -117,7 +117,9 @@ def _unpack(groups, data, pos, fields):
                 if end - pos < size:
                     raise CodecError("truncated record")
                 c, r1, r0, c1, c0 = struct.unpack_from(fmt, data, pos)
-                recs.append({"code": c & 0x7F, "measured": c > 0x7F, "rate": r1 << 32 | r0, "cumulative": c1 << 32 | c0})
+                recs.append(
+                    {"code": c & 0x7F, "measured": c > 0x7F, "rate": r1 << 32 | r0, "cumulative": c1 << 32 | c0}
+                )
                 pos += size
             fields[names[0]] = recs
             continue

@@ -81,7 +81,9 @@ def _humanize(f, out):
             out["weekday"] = pick(WEEKDAYS, v >> 5)
             out["hour"] = v & 0x1F
         elif k == "device_type" and v > 3:
-            out["device_type_name"] = {0x1B: "water_heater_heat_pump_variable", 0x1C: "water_heater_phase_change"}.get(v)
+            out["device_type_name"] = {0x1B: "water_heater_heat_pump_variable", 0x1C: "water_heater_phase_change"}.get(
+                v
+            )
         elif k == "capability":
             out["capabilities"] = [c for i, c in enumerate(CAPABILITIES.split()) if v >> i & 1]
         elif k == "utc":

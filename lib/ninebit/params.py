@@ -79,8 +79,14 @@ class ParamTable:
 
 def _row(k, v, changed, seen):
     kind = k >> 16
-    d = {"kind": "0x%02x" % kind, "block": (k >> 8) & 0xFF, "index": k & 0xFF,
-         "raw": "%04x" % v if kind == BLOCK else "%02x" % v, "u16": v, "changed_at": changed}
+    d = {
+        "kind": "0x%02x" % kind,
+        "block": (k >> 8) & 0xFF,
+        "index": k & 0xFF,
+        "raw": "%04x" % v if kind == BLOCK else "%02x" % v,
+        "u16": v,
+        "changed_at": changed,
+    }
     if seen is not None:
         d["seen_at"] = seen
     if kind == BLOCK:

@@ -42,11 +42,11 @@ class Reader:
     # --- events
     def _frame(self, start, n, now):
         self.frames += 1
-        self.on_frame(bytes(self.mv[start:start + n]), now)
+        self.on_frame(bytes(self.mv[start : start + n]), now)
 
     def _error(self, kind, start, n, now):
         self.errors[kind] += 1
-        self.on_error(kind, bytes(self.mv[start:start + n]), now)
+        self.on_error(kind, bytes(self.mv[start : start + n]), now)
 
     def _stray_end(self, now):
         if self.stray:
@@ -123,9 +123,9 @@ class Reader:
         while i < count:
             k = min(count - i, room - self.n)
             if k == len(data):
-                self.mv[self.n:self.n + k] = data  # the whole chunk: no slice
+                self.mv[self.n : self.n + k] = data  # the whole chunk: no slice
             else:
-                self.mv[self.n:self.n + k] = data[i:i + k]  # one slice per chunk, not per byte
+                self.mv[self.n : self.n + k] = data[i : i + k]  # one slice per chunk, not per byte
             self.n += k
             i += k
             self._scan(now, False)
@@ -161,5 +161,5 @@ class Reader:
             self._error("truncated", s, n - s, now)
             s = n
         if s:
-            self.mv[0:n - s] = self.mv[s:n]
+            self.mv[0 : n - s] = self.mv[s:n]
             self.n = n - s

@@ -7,4 +7,4 @@
 #   ucm.runner    Ucm: the asyncio driver over a byte port, used by the firmware
 #   ucm.clock     the one clock shim (ticks_ms, ticks_diff, sleep_ms)
 
-from cta2045 import __version__  # noqa: F401  (the project's one version: lib/cta2045/__init__.py)
+# The version of the project, this package included: cta2045.__version__

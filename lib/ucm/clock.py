@@ -32,4 +32,3 @@ else:
 
     async def sleep_ms(ms):
         await asyncio.sleep(ms / 1000)
-

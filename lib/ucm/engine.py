@@ -13,7 +13,6 @@ from ucm.settings import Settings
 
 # DR commands with a duration byte (section 3.1): kind -> Basic op1
 DR = {"shed": 0x01, "critical_peak": 0x0A, "grid_emergency": 0x0B, "load_up": 0x17}
-_BASIC_NAMES = {0x01: "shed", 0x0A: "critical_peak", 0x0B: "grid_emergency", 0x17: "load_up"}
 _TYPE_NAMES = ((MT_BASIC, "basic_dr"), (MT_INTERMEDIATE, "intermediate_dr"), (MT_DATALINK, "data_link"))
 _STARTUP = 8  # steps of the start-up sequence (section 3.4)
 
@@ -21,24 +20,19 @@ _STARTUP = 8  # steps of the start-up sequence (section 3.4)
 _REQUIRED = object()
 
 
-def _int(args, k, lo, hi, default=_REQUIRED):
+def _int(args, k, lo, hi, default=_REQUIRED, kinds=(int,)):
+    # an integer argument lo..hi, or a number with kinds=_NUM; None where default is None
     v = args.pop(k, default)
     if v is _REQUIRED:
         raise ValueError("%s: missing" % k)
     if v is None and default is None:
         return None  # optional and not given
-    if type(v) is not int or not lo <= v <= hi:
-        raise ValueError("%s: must be an integer %d..%d" % (k, lo, hi))
+    if type(v) not in kinds or not lo <= v <= hi:
+        raise ValueError("%s: must be %s %s..%s" % (k, "a number" if kinds is _NUM else "an integer", lo, hi))
     return v
 
 
-def _num(args, k, lo, hi):
-    v = args.pop(k, _REQUIRED)
-    if v is _REQUIRED:
-        raise ValueError("%s: missing" % k)
-    if type(v) not in (int, float) or not lo <= v <= hi:
-        raise ValueError("%s: must be a number %s..%s" % (k, lo, hi))
-    return v
+_NUM = (int, float)
 
 
 class Engine:
@@ -223,22 +217,21 @@ class Engine:
         self.c["requests_ok" if r in ("ack", "reply") else "requests_failed"] += 1
         if tx.kind == "mtsq" and r in ("ack", "link_nak"):
             self.link.peer_types[tx.frame[0] << 8 | tx.frame[1]] = r == "ack"
-        if r == "ack":
-            op1 = tx.frame[4]
-            if op1 in _BASIC_NAMES:
-                x = tx.extra or {}
+        k = tx.kind
+        if r == "ack" and (k in DR or k == "end"):
+            # the SGD took a DR command or its end (kinds of submit())
+            x = tx.extra or {}
+            self.event = None
+            if k in DR:
                 self.event = {
-                    "kind": _BASIC_NAMES[op1],
+                    "kind": k,
                     "requested_s": x.get("requested_s"),
                     "code": tx.frame[5],
                     "encoded_s": basic.duration_seconds(tx.frame[5]),
                     "start": now,
                     "started_unix": self.unix_time(),
                 }
-            elif op1 == 0x02:
-                self.event = None
-            if op1 in _BASIC_NAMES or op1 == 0x02:
-                self._set("confirm", now, self.s.confirm_state_ms)
+            self._set("confirm", now, self.s.confirm_state_ms)
 
     def submit(self, kind, args=None):
         """Queue a command of the owner (kinds: see the README's HTTP API) and return its
@@ -253,13 +246,13 @@ class Engine:
         elif kind == "end":
             f = encode("end_shed")
         elif kind == "power_level":
-            p = _num(a, "percent", 0, 100)
+            p = _int(a, "percent", 0, 100, _REQUIRED, _NUM)
             produce = a.pop("produce", False)
             if type(produce) is not bool:
                 raise ValueError("produce: must be true or false")
             f = encode("power_level", power=basic.power_code(p, produce))
         elif kind == "price":
-            f = encode("present_price", price=basic.price_code(_num(a, "relative", 0, 9.79)))
+            f = encode("present_price", price=basic.price_code(_int(a, "relative", 0, 9.79, _REQUIRED, _NUM)))
         elif kind == "grid_guidance":
             f = encode("grid_guidance", guidance=_int(a, "guidance", 0, 2))
         elif kind == "advanced_load_up":
@@ -381,10 +374,10 @@ class Engine:
         f = {"rc": 0, "version": "B", "vendor_id": 0, "device_type": self.s.ucm_device_type}
         f.update(revision=0, capability=0, reserved=0)
         if peer_max >= 53:
-            f.update(model="MicroPython UCM", serial="")
+            y, m, d = RELEASED
             v = __version__.split(".")
-            f.update(fw_year=RELEASED[0] - 2000, fw_month=RELEASED[1], fw_day=RELEASED[2],
-                     fw_major=int(v[0]), fw_minor=int(v[1]))
+            f.update(model="MicroPython UCM", serial="", fw_year=y - 2000, fw_month=m, fw_day=d)
+            f.update(fw_major=int(v[0]), fw_minor=int(v[1]))
         return encode("get_information", reply=True, **f)
 
     # --- the frame log and the live trace
@@ -486,7 +479,6 @@ class Engine:
             r["duration_code"] = tx.extra["duration_code"]
             r["encoded_s"] = tx.extra["encoded_s"]
         return r
-
 
 
 def _field(name):

@@ -8,15 +8,29 @@ from ucm.settings import Settings
 # The range of every number: (low, high) or (low, high, another allowed value, e.g.
 # 0 = off); booleans have no range. Timers keep to the protocol's windows.
 RANGES = {
-    "t_ma_ms": (40, 200), "t_ar_ms": (100, 5000), "t_im_ms": (100, 5000),
-    "t_ml_ms": (100, 10000), "ack_timeout_ms": (100, 5000), "reply_timeout_ms": (200, 60000),
-    "max_attempts": (1, 10), "retry_gap_ms": (100, 60000), "hold_after_sgd_ms": (0, 10000),
-    "max_payload_reply_ms": (100, 10000), "idle_reset_ms": (60000, 86400000),
-    "baud": (1200, 3686400), "max_payload_code": (5, 9), "unsupported_basic": (6, 7, 0),
-    "ucm_device_type": (0, 65535), "utc_unknown_rc": (1, 255),
-    "heartbeat_ms": (10000, 3600000, 0), "poll_state_ms": (1000, 3600000, 0),
-    "poll_energy_ms": (1000, 3600000, 0), "startup_retry_ms": (1000, 3600000),
-    "down_after_failures": (1, 100), "confirm_state_ms": (100, 60000, 0), "log_size": (1, 256),
+    "t_ma_ms": (40, 200),
+    "t_ar_ms": (100, 5000),
+    "t_im_ms": (100, 5000),
+    "t_ml_ms": (100, 10000),
+    "ack_timeout_ms": (100, 5000),
+    "reply_timeout_ms": (200, 60000),
+    "max_attempts": (1, 10),
+    "retry_gap_ms": (100, 60000),
+    "hold_after_sgd_ms": (0, 10000),
+    "max_payload_reply_ms": (100, 10000),
+    "idle_reset_ms": (60000, 86400000),
+    "baud": (1200, 3686400),
+    "max_payload_code": (5, 9),
+    "unsupported_basic": (6, 7, 0),
+    "ucm_device_type": (0, 65535),
+    "utc_unknown_rc": (1, 255),
+    "heartbeat_ms": (10000, 3600000, 0),
+    "poll_state_ms": (1000, 3600000, 0),
+    "poll_energy_ms": (1000, 3600000, 0),
+    "startup_retry_ms": (1000, 3600000),
+    "down_after_failures": (1, 100),
+    "confirm_state_ms": (100, 60000, 0),
+    "log_size": (1, 256),
 }
 
 

@@ -96,7 +96,10 @@ class Ucm:
         e = self.engine
         if e.energy_msg is None:
             return None
-        return {"records": e.energy_msg.to_dict()["fields"]["records"], "age_s": ticks_diff(self.clock(), e.energy_at) / 1000}
+        return {
+            "records": e.energy_msg.to_dict()["fields"]["records"],
+            "age_s": ticks_diff(self.clock(), e.energy_at) / 1000,
+        }
 
     def frames(self, n=50):
         return self.engine.frames(n, self.clock())

@@ -63,4 +63,3 @@ class Settings:
             if k[0] != "_" and not callable(getattr(Settings, k)):
                 d[k] = getattr(self, k)
         return d
-

@@ -22,7 +22,9 @@ def describe(frame):
         if k.endswith("_name") and k[:-5] in f:
             continue
         if k == "records":
-            v = ",".join("%d:%s/%s%s" % (r["code"], r["rate"], r["cumulative"], "m" if r["measured"] else "") for r in v)
+            v = ",".join(
+                "%d:%s/%s%s" % (r["code"], r["rate"], r["cumulative"], "m" if r["measured"] else "") for r in v
+            )
         elif isinstance(v, list):
             v = ",".join(str(x) for x in v)
         elif f.get(k + "_name") is not None:
