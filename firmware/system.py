@@ -6,7 +6,7 @@
 import asyncio
 
 import heap
-from cta2045 import __version__ as VERSION
+from ucm import __version__ as VERSION
 
 
 class System:

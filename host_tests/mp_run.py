@@ -4,8 +4,17 @@
 # (unix port). Prints one line per failure with its traceback and a closing
 # "micropython: N passed, N failed" line; main() returns the failure count.
 
+import gc
 import os
 import sys
+
+
+def _scrub(n=40):
+    # Overwrite the C stack below the caller: a finished test's objects must not stay
+    # alive through stale pointers there (the collector scans the stack conservatively),
+    # or each test would start on a heap held by the one before.
+    a = b = c = d = None
+    return _scrub(n - 1) if n else (a, b, c, d)
 
 
 def main(folder, only=None):
@@ -34,6 +43,9 @@ def main(folder, only=None):
                 failed += 1
                 print("FAIL %s.%s" % (name, attr))
                 sys.print_exception(e)
+            fn = None
+            _scrub()
+            gc.collect()
     print("micropython: %d passed, %d failed" % (passed, failed))
     return failed
 

@@ -145,7 +145,7 @@ def test_boot_on_a_fresh_board(device):
         assert st == 200 and s["link"]["state"] == "up"
         f = s["firmware"]
         assert f["board"] == "pico_w" and f["reset_cause"] == "wdt_reset" and f["mem_free"] == 150000
-        assert f["version"] == __import__("cta2045").__version__
+        assert f["version"] == __import__("ucm").__version__
         assert f["config"]["source"] == "defaults" and "no ucm.json" in f["config"]["error"]
         assert set(f["tasks"]) == {"engine", "rs485", "http", "wifi", "led"}
         assert all(t["restarts"] == 0 for t in f["tasks"].values())

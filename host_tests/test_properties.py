@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from cta2045 import CodecError, frame, message
 from cta2045.frame import EV_FRAME, FrameReader
+from checks import rows
 
 INT_RANGES = {"B": (0, 255), "b": (-128, 127), "H": (0, 65535), "h": (-32768, 32767), "I": (0, 0xFFFFFFFF)}
 
@@ -71,7 +72,7 @@ def _kinds():
                 out.append(
                     st.tuples(st.just(name), st.just(False), st.fixed_dictionaries({field: st.integers(0, 255)}))
                 )
-    for name, req, rep in message.INTERMEDIATE.values():
+    for name, req, rep in rows(message.INTERMEDIATE, 10).values():
         out.append(st.tuples(st.just(name), st.just(False), _groups_strategy(req)))
         out.append(st.tuples(st.just(name), st.just(True), _groups_strategy(rep)))
     out.append(st.tuples(st.just("commodity_read"), st.just(False), _groups_strategy(message._RECORDS).filter(bool)))

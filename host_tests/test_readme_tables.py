@@ -11,6 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "lib")]
 
 import config  # noqa: E402
+import checks  # noqa: E402
 import config_check  # noqa: E402
 from ucm.limits import RANGES  # noqa: E402
 from ucm.settings import Settings  # noqa: E402
@@ -39,7 +40,7 @@ def _range(r, strings):
 
 def test_config_table_matches_the_code():
     rows = _rows("### The config file: `ucm.json`")
-    for key, r in config_check.KEYS.items():
+    for key, r in checks.rows(config_check.KEYS, 15).items():
         if key.startswith("pins."):
             continue
         head, _, tail = key.partition(".")

@@ -14,6 +14,7 @@ devboard.board("esp32")  # boards/esp32 on the module path
 import uart9  # noqa: E402
 from ninebit.frame import block, encode  # noqa: E402
 from test_firmware import TOKEN, Unit, device, run, write_config  # noqa: E402, F401  (the fixture)
+from checks import rows  # noqa: E402
 
 FRAMES = [encode(b"\x90\x00"), block(0x0D, [1, 60, 0, 16, 120, 120]), encode(b"\xff\x7e\x01")]
 
@@ -38,7 +39,7 @@ def test_parity_carries_the_9th_bit_and_de_covers_the_frame():
     de = machine.Pin(4, machine.Pin.OUT, value=0)
     u.watch = de
     port = uart9.Uart9Port(u, de, 19200)
-    for f in FRAMES:
+    for f in rows(FRAMES):
         start = len(u.sent)
         asyncio.run(port.write_frame(f))
         assert bytes(b for b, *_ in u.sent[start:]) == f

@@ -13,6 +13,13 @@ def h(text):
     return bytes.fromhex(text.replace(" ", ""))
 
 
+def rows(table, at_least=1):
+    """table itself, after asserting it has at least at_least rows: a table-driven test
+    must not pass because its table came out empty."""
+    assert len(table) >= at_least, "the table has %d rows, expected at least %d" % (len(table), at_least)
+    return table
+
+
 def raises(exc, fn, *args, **kwargs):
     """Assert that fn(*args, **kwargs) raises exc; returns the exception."""
     try:

@@ -10,7 +10,7 @@
 import gc
 import sys
 
-from checks import h
+from checks import h, rows
 from ucm_harness import Bench, Sgd
 
 from cta2045.message import encode
@@ -41,7 +41,7 @@ def heap():
 
 
 def _burst(b):
-    for f in BURST:
+    for f in rows(BURST):
         b.send(f)
         b.run(1000)
 

@@ -1,6 +1,6 @@
 # Basic DR (PROTOCOL.md section 3): every opcode both ways, and the value encodings of 3.2.
 
-from checks import h, raises_codec_error
+from checks import h, raises_codec_error, rows
 from vectors import ALL_VALID
 
 from cta2045 import basic, message
@@ -8,7 +8,7 @@ from cta2045.frame import build
 
 
 def test_vectors_decode_to_name_and_fields():
-    for text, name, fields in ALL_VALID:
+    for text, name, fields in rows(ALL_VALID, 30):
         m = message.decode(h(text))
         assert m.name == name, (text, m.name)
         if name != "unknown_type":
@@ -17,7 +17,7 @@ def test_vectors_decode_to_name_and_fields():
 
 
 def test_vectors_encode_back_to_the_same_bytes():
-    for text, name, fields in ALL_VALID:
+    for text, name, fields in rows(ALL_VALID, 30):
         m = message.decode(h(text))
         if name == "unknown_type":
             continue

@@ -3,7 +3,7 @@
 
 import gc
 
-from checks import MICROPYTHON, Events, Lcg, h
+from checks import MICROPYTHON, Events, Lcg, h, rows
 from vectors import ALL_VALID, BAD_CHECKSUM
 
 from cta2045 import frame
@@ -23,14 +23,14 @@ STREAM = [h(t) for t, _, _ in ALL_VALID]
 
 def _stream():
     out = b""
-    for f in STREAM:
+    for f in rows(STREAM, 3):
         out += f + frame.ACK
     return out
 
 
 def _expected():
     out = []
-    for f in STREAM:
+    for f in rows(STREAM, 3):
         out.append((EV_FRAME, f))
         out.append((EV_ACK, 0))
     return out

@@ -6,10 +6,7 @@
 #   message  decode any frame to a Message, encode any message kind by name
 #   names    human-readable names for codes (loaded only by Message.to_dict)
 
-# The one version of the project (codec, engine, firmware, package.json, the
-# GetInformation reply): "major.minor.patch", and the day it was released.
-__version__ = "0.3.0"
-RELEASED = (2026, 12, 4)
+# Versioned with the project: ucm.__version__ (lib/ucm/__init__.py)
 
 
 class CodecError(ValueError):

@@ -7,4 +7,7 @@
 #   ucm.runner    Ucm: the asyncio driver over a byte port, used by the firmware
 #   ucm.clock     the one clock shim (ticks_ms, ticks_diff, sleep_ms)
 
-# The version of the project, this package included: cta2045.__version__
+# The one version of the project (codec, engine, firmware, package.json, the
+# GetInformation reply): "major.minor.patch", and the day it was released.
+__version__ = "0.3.0"
+RELEASED = (2026, 12, 4)

@@ -4,9 +4,10 @@
 # max-payload query), the commands the owner sends, and the SGD's state as last seen.
 # Facts: lib/cta2045/PROTOCOL.md sections 3.1-3.4 (Basic DR), 4.2-4.6 (Intermediate).
 
-from cta2045 import RELEASED, __version__, basic
+from cta2045 import basic
 from cta2045.frame import MT_BASIC, MT_DATALINK, MT_INTERMEDIATE
 from cta2045.message import decode, encode, hexstr
+from ucm import RELEASED, __version__
 from ucm.clock import ticks_add, ticks_diff
 from ucm.link import COUNTERS, MAX_PAYLOAD, LinkLayer, Tx
 from ucm.settings import Settings
@@ -376,7 +377,7 @@ class Engine:
         if peer_max >= 53:
             y, m, d = RELEASED
             v = __version__.split(".")
-            f.update(model="MicroPython UCM", serial="", fw_year=y - 2000, fw_month=m, fw_day=d)
+            f.update(model="MicroPython UCM", serial="", fw_year=y - 2000, fw_month=m - 1, fw_day=d)
             f.update(fw_major=int(v[0]), fw_minor=int(v[1]))
         return encode("get_information", reply=True, **f)
 
