@@ -62,8 +62,6 @@ _REASONS = {
     504: "Gateway Timeout",
 }
 _SAFE = ("GET", "HEAD", "OPTIONS")  # the methods that need no token
-# engine argument name -> API field name, for the engine's ValueError("field: ...")
-_API_FIELD = {"produce": "direction"}
 
 
 def _random(n):
@@ -419,7 +417,7 @@ class ApiApp(Microdot):
         or reply), else (None, the error response): 409 refused, 504 no answer, 503
         link down, 400 when the engine rejects an argument."""
         try:
-            res = await self.ucm.call(kind, **args)
+            res = await self.ucm.call(kind, args)
         except ValueError as e:  # "field: message"
             msg = str(e)
             i = msg.find(": ")
@@ -427,7 +425,7 @@ class ApiApp(Microdot):
             if i > 0:
                 field = msg[:i]
                 msg = msg[i + 2 :]
-            return None, _bad(msg, _API_FIELD.get(field, field))
+            return None, _bad(msg, field)
         status = _STATUS.get(res.get("result"))
         if status is None:
             raise RuntimeError("engine result %r" % res.get("result"))

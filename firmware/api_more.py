@@ -5,7 +5,7 @@
 # board that never uses them.
 
 from api import _Bad, _body, _count, _json, _system
-from api_cmd import _DR, REQUIRED, _args, _optional
+from api_cmd import DR
 from microdot import Response
 
 
@@ -13,7 +13,7 @@ def index_page():
     """The endpoint list (GET / on a board without its web page), from the route table."""
     import api
 
-    routes = sorted(api._IMPL) + ["POST /api/dr/" + d[0] for d in _DR]
+    routes = sorted(api._IMPL) + ["POST /api/dr/" + d for d in DR]
     return "<!doctype html><title>CTA-2045 UCM</title><pre>%s</pre>" % "\n".join(routes)
 
 
@@ -112,13 +112,22 @@ async def nb_send(app, req, arg):
     """POST /api/ninebit/send {"hex": "90 00 90", "force": false}: only in the ninebit
     personality, only a frame whose checksum holds, a 0x40 broadcast only with force."""
     nb = _ninebit(app)
-    args = _args(_body(req), {"hex": (_hexframe, REQUIRED), "force": (_optional(_boolean), False)})
+    body = _body(req) or {}
+    for k in body:
+        if k != "hex" and k != "force":
+            raise _Bad("unknown field", k)
+    if "hex" not in body:
+        raise _Bad("missing", "hex")
+    data = _hexframe(body["hex"], "hex")
+    force = body.get("force")
+    if force is not None and force is not True and force is not False:
+        raise _Bad("must be true or false", "force")
     try:
-        await nb.send(args["hex"], args["force"] is True)
+        await nb.send(data, force is True)
     except ValueError as e:
         msg = str(e)
         raise _Bad(msg.partition(": ")[2] or msg, "hex", 409 if "personality" in msg else 400)
-    return _json({"sent": "".join("%02x" % b for b in args["hex"]), "warning": app.system.bus.get("warning")})
+    return _json({"sent": "".join("%02x" % b for b in data), "warning": app.system.bus.get("warning")})
 
 
 def _hexframe(v, field):
@@ -132,9 +141,3 @@ def _hexframe(v, field):
     if not 2 <= len(data) <= 514:
         raise _Bad("a frame is 2..514 bytes", field)
     return data
-
-
-def _boolean(v, field):
-    if v is not True and v is not False:
-        raise _Bad("must be true or false", field)
-    return v

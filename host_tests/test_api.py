@@ -17,6 +17,7 @@ from microdot.test_client import TestClient
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware"))
 import api  # noqa: E402
 import api_cmd  # noqa: E402
+from ucm import commands  # noqa: E402
 
 TOKEN = "t0ken-Secret-42"
 DR_KINDS = ("shed", "load_up", "critical_peak", "grid_emergency")
@@ -56,10 +57,6 @@ STATUS = {
     "upstream": True,
     "counters": {"tx": 3, "rx": 4},
 }
-
-
-def _is_int(v):
-    return type(v) is int
 
 
 class FakeUcm:
@@ -114,46 +111,12 @@ class FakeUcm:
 
     @staticmethod
     def check(kind, args):
-        def need(cond, field, msg):
-            if not cond:
-                raise ValueError("%s: %s" % (field, msg))
+        # the engine's own argument check (Engine.submit runs the same)
+        return commands.check(kind, args)
 
-        if kind in DR_KINDS:
-            need(set(args) == {"duration_s"}, "args", sorted(args))
-            d = args["duration_s"]
-            need(d is None or (_is_int(d) and d >= 0), "duration_s", "bad duration")
-        elif kind == "power_level":
-            need(set(args) == {"percent", "produce"}, "args", sorted(args))
-            need(type(args["percent"]) in (int, float) and 0 <= args["percent"] <= 100, "percent", "0..100")
-            need(type(args["produce"]) is bool, "produce", "bool")
-        elif kind == "price":
-            need(
-                set(args) == {"relative"} and type(args["relative"]) in (int, float) and args["relative"] >= 0,
-                "relative",
-                ">= 0",
-            )
-        elif kind == "grid_guidance":
-            need(
-                set(args) == {"guidance"} and args["guidance"] in (0, 1, 2) and _is_int(args["guidance"]),
-                "guidance",
-                "0..2",
-            )
-        elif kind == "advanced_load_up":
-            need(set(args) == {"duration_min", "value", "units"}, "args", sorted(args))
-            for k, hi in (("duration_min", 65535), ("value", 65535), ("units", 3)):
-                need(_is_int(args[k]) and 0 <= args[k] <= hi, k, "range")
-        elif kind == "set_setpoint":
-            need(set(args) == {"setpoint", "units"}, "args", sorted(args))
-            need(_is_int(args["setpoint"]), "setpoint", "int")
-            need(args["units"] in (0, 1) and _is_int(args["units"]), "units", "0 or 1")
-        elif kind in ("end", "get_setpoint", "refresh_info", "refresh_energy"):
-            need(not args, "args", "none expected")
-        else:
-            raise AssertionError("unknown kind " + kind)
-
-    async def call(self, kind, **args):
-        self.calls.append((kind, args))  # every attempt, so "no call" means the API refused
-        self.check(kind, args)
+    async def call(self, kind, args=None, **kw):
+        args = self.check(kind, kw if args is None else args)  # ValueError before anything is queued
+        self.calls.append((kind, args))  # what reached the engine's queue, checked
         await asyncio.sleep(getattr(self, "delay_s", 0))
         r = self.script.get(kind, "ack")
         if isinstance(r, BaseException):
@@ -294,30 +257,30 @@ COMMANDS = [
     ("POST", "/api/dr/shed", None, "shed", {"duration_s": None}),
     ("POST", "/api/dr/shed", {"duration_s": None}, "shed", {"duration_s": None}),
     ("POST", "/api/dr/shed", {"duration_s": 0}, "shed", {"duration_s": 0}),
-    ("POST", "/api/dr/shed", {"duration_s": 2**31}, "shed", {"duration_s": 2**31}),
+    ("POST", "/api/dr/shed", {"duration_s": 2**31 - 1}, "shed", {"duration_s": 2**31 - 1}),
     ("POST", "/api/dr/load_up", {"duration_s": 3600}, "load_up", {"duration_s": 3600}),
     ("POST", "/api/dr/critical_peak", {"duration_s": 7200}, "critical_peak", {"duration_s": 7200}),
     ("POST", "/api/dr/grid_emergency", {}, "grid_emergency", {"duration_s": None}),
     ("POST", "/api/dr/end", None, "end", {}),
     ("POST", "/api/dr/end", {}, "end", {}),
-    ("POST", "/api/dr/power_level", {"percent": 50}, "power_level", {"percent": 50, "produce": False}),
+    ("POST", "/api/dr/power_level", {"percent": 50}, "power_level", {"percent": 50, "direction": 0}),
     (
         "POST",
         "/api/dr/power_level",
         {"percent": 12.5, "direction": "produce"},
         "power_level",
-        {"percent": 12.5, "produce": True},
+        {"percent": 12.5, "direction": 1},
     ),
     (
         "POST",
         "/api/dr/power_level",
         {"percent": 0, "direction": "absorb"},
         "power_level",
-        {"percent": 0, "produce": False},
+        {"percent": 0, "direction": 0},
     ),
     ("POST", "/api/dr/price", {"relative": 1.5}, "price", {"relative": 1.5}),
     ("POST", "/api/dr/price", {"relative": 0}, "price", {"relative": 0}),
-    ("POST", "/api/dr/price", {"relative": 10}, "price", {"relative": 10}),
+    ("POST", "/api/dr/price", {"relative": 9.79}, "price", {"relative": 9.79}),
     ("POST", "/api/dr/grid_guidance", {"guidance": "bad"}, "grid_guidance", {"guidance": 0}),
     ("POST", "/api/dr/grid_guidance", {"guidance": "neutral"}, "grid_guidance", {"guidance": 1}),
     ("POST", "/api/dr/grid_guidance", {"guidance": "good"}, "grid_guidance", {"guidance": 2}),
@@ -477,9 +440,19 @@ def test_engine_value_error_is_400(env):
     assert body["error"] == "too long for this SGD"
 
 
-def test_engine_value_error_field_renamed(env):
-    env.ucm.script["power_level"] = ValueError("produce: not supported")
+def test_engine_value_error_names_the_field(env):
+    env.ucm.script["power_level"] = ValueError("direction: not supported")
     assert_bad(env.post("/api/dr/power_level", {"percent": 5, "direction": "produce"}), "direction", "not supported")
+
+
+def test_api_errors_are_the_engines_own(env):
+    # one check for every entry point: the 400 says what Engine.submit would raise
+    for path, body in (("/api/dr/price", {"relative": 9.8}), ("/api/dr/advanced_load_up", dict(ALU, units="MWh"))):
+        with pytest.raises(ValueError) as e:
+            commands.check(path.rsplit("/", 1)[1], body)
+        field, why = str(e.value).split(": ", 1)
+        assert assert_bad(env.post(path, body), field) == {"error": why, "field": field}
+    assert env.ucm.calls == []
 
 
 def test_engine_value_error_without_field(env):
@@ -489,12 +462,13 @@ def test_engine_value_error_without_field(env):
 
 
 def test_fake_engine_rejects_bad_args(env):
-    # the fake's own checks, as the engine raises them, mapped to 400
+    # the fake runs the engine's own check (ucm.commands), so the API tests see its rules
     env.ucm.script["end"] = "ack"
     with pytest.raises(ValueError):
         asyncio.run(env.ucm.call("shed", duration_s=True))
     with pytest.raises(ValueError):
-        asyncio.run(env.ucm.call("power_level", percent=5, produce=1))
+        asyncio.run(env.ucm.call("power_level", {"percent": 5, "produce": True}))
+    assert env.ucm.calls == []
 
 
 def test_engine_value_error_on_refresh(env):
@@ -587,7 +561,7 @@ def test_make_app_rejects_bad_timeout():
 # --- invalid input: 400 naming the field ------------------------------------------------------
 
 NAN, INF = float("nan"), float("inf")
-DURATION_BAD = ["600", True, False, 1.5, 600.0, -1, 2**31 + 1, [600], {"s": 1}, INF]
+DURATION_BAD = ["600", True, False, 1.5, 600.0, -1, 2**31, 2**31 + 1, [600], {"s": 1}, INF]
 ALU = {"duration_min": 60, "value": 5, "units": "Wh"}
 INT16_BAD = [-1, 65536, "60", True, 60.0, None, [1], NAN]
 FIELD_CASES = [
@@ -604,7 +578,7 @@ FIELD_CASES = [
         ["50", True, False, -1, -0.001, 100.001, 1000, None, [50], NAN, INF, -INF],
     ),
     ("POST", "/api/dr/power_level", {"percent": 50}, "direction", ["up", "Absorb", "", 1, True, None]),
-    ("POST", "/api/dr/price", {"relative": 1}, "relative", ["1", True, -0.5, 10.5, 11, None, NAN, INF]),
+    ("POST", "/api/dr/price", {"relative": 1}, "relative", ["1", True, -0.5, 9.8, 10, 10.5, 11, None, NAN, INF]),
     ("POST", "/api/dr/grid_guidance", {"guidance": "good"}, "guidance", ["Good", "great", 2, True, None, ["good"]]),
     ("POST", "/api/dr/advanced_load_up", ALU, "duration_min", INT16_BAD),
     ("POST", "/api/dr/advanced_load_up", ALU, "value", INT16_BAD),
@@ -620,7 +594,7 @@ FIELD_CASES = [
     ("PUT", "/api/sgd/setpoint", {"setpoint": 50, "units": "C"}, "units", ["K", "f", "c", 0, 1, True, None]),
 ]
 WRONG_VALUES = [(m, p, dict(ok, **{f: v}), f) for m, p, ok, f, vals in FIELD_CASES for v in vals]
-ENDPOINTS = [("POST", "/api/dr/" + name) for name, _, _ in api_cmd._DR] + [("PUT", "/api/sgd/setpoint")]
+ENDPOINTS = [("POST", "/api/dr/" + name) for name in api_cmd.DR] + [("PUT", "/api/sgd/setpoint")]
 VALID = {p: ok for m, p, ok, f, v in FIELD_CASES}
 VALID["/api/dr/end"] = {}
 REQUIRED = [

@@ -26,7 +26,7 @@ COMMANDS = (
     ("refresh_energy", {}),
     ("critical_peak", {"duration_s": None}),
     ("end", {}),
-    ("grid_guidance", {"guidance": 2}),
+    ("grid_guidance", {"guidance": "good"}),
 )
 
 

@@ -212,13 +212,13 @@ def test_link_down_after_failures_then_recovers():
 def test_commands_and_results():
     b = Bench().up()
     cases = (
-        ("power_level", {"percent": 50, "produce": False}, "08 01 00 02 06 3F 7E 86"),
+        ("power_level", {"percent": 50, "direction": "absorb"}, "08 01 00 02 06 3F 7E 86"),
         ("price", {"relative": 1.0}, "08 01 00 02 07 41 77 8A"),
         ("grid_emergency", {}, "08 01 00 02 0B 00 ED 51"),
         ("critical_peak", {"duration_s": 3528}, "08 01 00 02 0A 2A 9C 79"),
         ("load_up", {"duration_s": 1800}, "08 01 00 02 17 1E 8D 87"),
         ("end", {}, "08 01 00 02 02 00 09 3F"),
-        ("grid_guidance", {"guidance": 2}, None),
+        ("grid_guidance", {"guidance": "good"}, None),
         ("get_setpoint", {}, "08 02 00 02 03 03 F9 49"),
         ("refresh_energy", {}, "08 02 00 02 06 00 F6 4C"),
     )

@@ -178,7 +178,7 @@ def test_a_stray_max_payload_frame_does_not_shrink_the_link_for_good():
     b.run(1000)
     assert ACK in [d for _, d in b.sgd.got[seen:]]  # ACKed, as any valid frame
     assert b.e.link.peer_max == 64
-    tx = b.submit("advanced_load_up", duration_min=60, value=5, units=2)  # 7-byte payload
+    tx = b.submit("advanced_load_up", duration_min=60, value=5, units="100Wh")  # 7-byte payload
     b.wait(tx)
     assert tx.result == "reply"
     b.e.link.peer_max = 2  # an idle reset, then the SGD's real answer sets it again

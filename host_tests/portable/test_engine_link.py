@@ -247,11 +247,11 @@ def test_never_larger_than_peer_max_payload():
     s = Sgd()
     s.max_code = 1  # 4 bytes
     b = Bench(s).up()
-    tx = b.submit("advanced_load_up", duration_min=60, value=5, units=2)  # payload 7
+    tx = b.submit("advanced_load_up", duration_min=60, value=5, units="100Wh")  # payload 7
     assert tx.done and tx.result == "unsupported" and "max payload" in tx.reason
     s2 = Sgd()
     b2 = Bench(s2).up()  # 64 bytes
-    tx = b2.submit("advanced_load_up", duration_min=60, value=5, units=2)
+    tx = b2.submit("advanced_load_up", duration_min=60, value=5, units="100Wh")
     b2.wait(tx)
     assert tx.result == "reply"
     assert h("08 02 00 07 0C 00 00 3C 00 05 02 A9 4B") in b2.sgd.frames()
@@ -265,7 +265,7 @@ def test_peer_max_payload_defaults_to_2():
     tx = b.submit("refresh_info")  # payload 2 fits
     b.wait(tx)
     assert tx.result == "reply"
-    tx = b.submit("set_setpoint", setpoint=125, units=0)
+    tx = b.submit("set_setpoint", setpoint=125, units="F")
     assert tx.result == "unsupported"
 
 

@@ -5,6 +5,7 @@
 #   ucm.link      LinkLayer: sans-IO link layer, driven by feed(data, now) / poll(now)
 #   ucm.engine    Engine: the application on top of the link layer, and the SGD's state
 #   ucm.runner    Ucm: the asyncio driver over a byte port, used by the firmware
+#   ucm.commands  every command the owner can send, its arguments and their one check
 #   ucm.clock     the one clock shim (ticks_ms, ticks_diff, sleep_ms)
 
 # The one version of the project (codec, engine, firmware, package.json, the

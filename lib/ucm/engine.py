@@ -12,28 +12,8 @@ from ucm.clock import ticks_add, ticks_diff
 from ucm.link import COUNTERS, MAX_PAYLOAD, LinkLayer, Tx
 from ucm.settings import Settings
 
-# DR commands with a duration byte (section 3.1): kind -> Basic op1
-DR = {"shed": 0x01, "critical_peak": 0x0A, "grid_emergency": 0x0B, "load_up": 0x17}
 _TYPE_NAMES = ((MT_BASIC, "basic_dr"), (MT_INTERMEDIATE, "intermediate_dr"), (MT_DATALINK, "data_link"))
 _STARTUP = 8  # steps of the start-up sequence (section 3.4)
-
-
-_REQUIRED = object()
-
-
-def _int(args, k, lo, hi, default=_REQUIRED, kinds=(int,)):
-    # an integer argument lo..hi, or a number with kinds=_NUM; None where default is None
-    v = args.pop(k, default)
-    if v is _REQUIRED:
-        raise ValueError("%s: missing" % k)
-    if v is None and default is None:
-        return None  # optional and not given
-    if type(v) not in kinds or not lo <= v <= hi:
-        raise ValueError("%s: must be %s %s..%s" % (k, "a number" if kinds is _NUM else "an integer", lo, hi))
-    return v
-
-
-_NUM = (int, float)
 
 
 class Engine:
@@ -218,15 +198,14 @@ class Engine:
         self.c["requests_ok" if r in ("ack", "reply") else "requests_failed"] += 1
         if tx.kind == "mtsq" and r in ("ack", "link_nak"):
             self.link.peer_types[tx.frame[0] << 8 | tx.frame[1]] = r == "ack"
-        k = tx.kind
-        if r == "ack" and (k in DR or k == "end"):
-            # the SGD took a DR command or its end (kinds of submit())
-            x = tx.extra or {}
+        x = tx.extra  # set for the DR commands with a duration (ucm.commands)
+        if r == "ack" and (x or tx.kind == "end"):
+            # the SGD took a DR command or its end
             self.event = None
-            if k in DR:
+            if x:
                 self.event = {
-                    "kind": k,
-                    "requested_s": x.get("requested_s"),
+                    "kind": tx.kind,
+                    "requested_s": x["requested_s"],
                     "code": tx.frame[5],
                     "encoded_s": basic.duration_seconds(tx.frame[5]),
                     "start": now,
@@ -235,49 +214,11 @@ class Engine:
             self._set("confirm", now, self.s.confirm_state_ms)
 
     def submit(self, kind, args=None):
-        """Queue a command of the owner (kinds: see the README's HTTP API) and return its
+        """Queue a command of the owner (kinds and arguments: ucm.commands) and return its
         Tx; tx.done / tx.result tell the outcome. Bad arguments raise ValueError."""
-        a = dict(args or {})
-        extra = None
-        if kind in DR:
-            d = _int(a, "duration_s", 0, 0x7FFFFFFF, None)
-            code = basic.duration_code(d)
-            extra = {"requested_s": d, "duration_code": code, "encoded_s": basic.duration_seconds(code)}
-            f = encode(kind, duration=code)
-        elif kind == "end":
-            f = encode("end_shed")
-        elif kind == "power_level":
-            p = _int(a, "percent", 0, 100, _REQUIRED, _NUM)
-            produce = a.pop("produce", False)
-            if type(produce) is not bool:
-                raise ValueError("produce: must be true or false")
-            f = encode("power_level", power=basic.power_code(p, produce))
-        elif kind == "price":
-            f = encode("present_price", price=basic.price_code(_int(a, "relative", 0, 9.79, _REQUIRED, _NUM)))
-        elif kind == "grid_guidance":
-            f = encode("grid_guidance", guidance=_int(a, "guidance", 0, 2))
-        elif kind == "advanced_load_up":
-            f = encode(
-                "advanced_load_up",
-                duration_min=_int(a, "duration_min", 0, 0xFFFF),
-                value=_int(a, "value", 0, 0xFFFF),
-                units=_int(a, "units", 0, 3),
-            )
-        elif kind == "get_setpoint":
-            f = encode("setpoint")
-        elif kind == "set_setpoint":
-            sp = _int(a, "setpoint", -32767, 32767)
-            u = _int(a, "units", 0, 1, 0)
-            dt = (self.info or {}).get("device_type", 0)
-            f = encode("setpoint", device_type=dt, temp_units=u, setpoint1=sp)
-        elif kind == "refresh_info":
-            f = encode("get_information")
-        elif kind == "refresh_energy":
-            f = encode("commodity_read")
-        else:
-            raise ValueError("kind: unknown command " + kind)
-        if a:
-            raise ValueError("%s: unknown field" % list(a)[0])
+        from ucm.commands import check, frame
+
+        f, extra = frame(kind, check(kind, args), (self.info or {}).get("device_type", 0))
         mt = f[0] << 8 | f[1]
         exp = (MT_BASIC, 3, f[4]) if mt == MT_BASIC else (MT_INTERMEDIATE, f[4], f[5] | 0x80)
         tx = Tx(kind, f, exp)

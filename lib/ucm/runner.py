@@ -67,10 +67,10 @@ class Ucm:
         parked waiting for bytes (a quiet line: as alive as the loop that will wake it)."""
         return None if self.rx_parked else self.rx_loops
 
-    async def call(self, kind, **args):
-        """Queue a command (see Engine.submit) and wait for its result dict. Bad
-        arguments raise ValueError before anything is queued."""
-        tx = self.engine.submit(kind, args)
+    async def call(self, kind, args=None, **kw):
+        """Queue a command (see Engine.submit; its arguments as a dict or as keywords) and
+        wait for its result dict. Bad arguments raise ValueError before anything is queued."""
+        tx = self.engine.submit(kind, kw if args is None else args)
         if not tx.done:
             ev = asyncio.Event()
             tx.callbacks.append(lambda t: ev.set())
