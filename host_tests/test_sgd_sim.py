@@ -118,7 +118,7 @@ def test_link_ack_within_ack_delay_and_next_due_says_when():
     acks = [t for t, f in u.since(100) if f == ACK]
     assert acks[0] == 115  # PROTOCOL.md section 2.2: real heaters ACK in 10-20 ms
 
-    slow = Ucm(ack_delay_ms=60)
+    slow = Ucm(t_ma_ms=60)
     answer, dt, _ = slow.exchange(MTSQ_BASIC)
     assert (answer, dt) == (ACK, 60)
 
@@ -633,7 +633,7 @@ def test_drop_acks():
 
 def test_delayed_acks():
     u = Ucm()
-    u.sim.ack_delay_ms = 250  # later than a UCM's 200 ms ACK timeout
+    u.sim.t_ma_ms = 250  # later than a UCM's 200 ms ACK timeout
     answer, dt, (m,) = u.exchange(encode("load_up", duration=0x1E))
     assert (answer, dt, m.name) == (ACK, 250, "app_ack")
     assert 250 + 210 <= [t for t, f in u.rx if len(f) > 2][0] <= 250 + 420
@@ -879,7 +879,7 @@ def test_cli_commands():
     sgd_sim.command(sim, "corrupt 1")
     sgd_sim.command(sim, "delay-ack 30")
     sgd_sim.command(sim, "draw 1000")
-    assert (sim._drop, sim._corrupt, sim.ack_delay_ms, round(sim.take_wh())) == (2, 1, 30, 1300)
+    assert (sim._drop, sim._corrupt, sim.t_ma_ms, round(sim.take_wh())) == (2, 1, 30, 1300)
     sgd_sim.command(sim, "silent 1.5")
     assert sim.status()["silent"]
     sgd_sim.command(sim, "reboot 1")

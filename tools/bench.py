@@ -394,7 +394,7 @@ def part_c(args):
     from ucm.settings import Settings
 
     s = Settings()
-    sim_fast = {"ack_delay_ms": 40, "reply_min_ms": s.t_ar_ms, "reply_max_ms": s.t_ar_ms, "discovery_ms": 0}
+    sim_fast = {"t_ma_ms": 40, "reply_min_ms": s.t_ar_ms, "reply_max_ms": s.t_ar_ms, "discovery_ms": 0}
     quiet = ["confirm_state_ms=0", "poll_state_ms=0", "poll_energy_ms=0", "heartbeat_ms=3600000"]
     r = _rig(quiet, sim_fast)
     lat = []

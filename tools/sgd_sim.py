@@ -106,14 +106,14 @@ MTSQ_TYPE = {"mtsq_basic": "basic_dr", "mtsq_intermediate": "intermediate_dr", "
 # Every setting with its default; SgdSim(**settings) overrides, unknown names are refused.
 SETTINGS = {
     # link layer, PROTOCOL.md sections 2.1-2.4
-    "ack_delay_ms": 15,  # frame end -> our link ACK/NAK (real heaters: 10-20 ms)
+    "t_ma_ms": 15,  # T_MA: frame end -> our link ACK/NAK (real heaters: 10-20 ms)
     "reply_min_ms": 210,  # our link ACK -> our application reply, seeded random in
     "reply_max_ms": 420,  # [reply_min_ms, reply_max_ms] (the Rinnai's spread)
     "ack_timeout_ms": 200,  # our frame -> the UCM's link ACK
-    "app_timeout_ms": 3000,  # the UCM's link ACK -> its App ACK or reply
-    "attempts": 3,  # sends of one frame of ours (request or reply) without a link ACK
-    "retry_ms": 1000,  # between two attempts (the Rinnai's discovery spacing)
-    "gap_ms": 100,  # T_IM: after any link ACK/NAK, before we start a new frame
+    "reply_timeout_ms": 3000,  # the UCM's link ACK -> its App ACK or reply
+    "max_attempts": 3,  # sends of one frame of ours (request or reply) without a link ACK
+    "retry_gap_ms": 1000,  # between two attempts (the Rinnai's discovery spacing)
+    "t_im_ms": 100,  # T_IM: after any link ACK/NAK, before we start a new frame
     "t_ml_ms": 500,  # first byte -> last byte of a frame, then NAK 05
     "max_payload_code": 0x05,  # our answer to 0x18 and the largest payload we take: 64
     # discovery, PROTOCOL.md section 2.7
@@ -252,7 +252,7 @@ class SgdSim:
         if tx is not None and now - tx[0] >= self.ack_timeout_ms:
             self._tx = None
             self._no_ack(tx, now)
-        if self._tx is None and now >= self._last_link + self.gap_ms and self.reader.partial_age(now) < 0:
+        if self._tx is None and now >= self._last_link + self.t_im_ms and self.reader.partial_age(now) < 0:
             req = None
             if self._replies and self._replies[0][0] <= now:
                 req = self._replies.pop(0)[2]
@@ -291,7 +291,7 @@ class SgdSim:
                 if self._requests and (t is None or self._requests[0].not_before < t):
                     t = self._requests[0].not_before
                 if t is not None:
-                    c.append(max(t, self._last_link + self.gap_ms))
+                    c.append(max(t, self._last_link + self.t_im_ms))
         for r in self._awaiting:
             c.append(r.deadline)
         ev = self.event
@@ -654,7 +654,7 @@ class SgdSim:
 
     def _link_answer(self, b, now):
         self._seq += 1
-        due = now + self.ack_delay_ms
+        due = now + self.t_ma_ms
         a = self._acks
         i = len(a)
         while i and a[i - 1][0] > due:
@@ -670,7 +670,7 @@ class SgdSim:
     def _reply(self, frame, now):
         """An application reply: our link ACK first, then 210-420 ms (PROTOCOL.md section 2.2)."""
         self._seq += 1
-        due = now + self.ack_delay_ms + self._rng.randint(self.reply_min_ms, self.reply_max_ms)
+        due = now + self.t_ma_ms + self._rng.randint(self.reply_min_ms, self.reply_max_ms)
         r = self._replies
         i = len(r)
         while i and r[i - 1][0] > due:
@@ -680,10 +680,10 @@ class SgdSim:
     # --- our requests: ACK, NAK, retries, outcomes -------------------------------------
 
     def _retry(self, req):
-        # PROTOCOL.md section 2.4: again retry_ms after the previous attempt; replies keep their
+        # PROTOCOL.md section 2.4: again retry_gap_ms after the previous attempt; replies keep their
         # place at the head of the reply queue, requests at the head of theirs
         self.counters["retries"] += 1
-        req.not_before = req.sent_ms + self.retry_ms
+        req.not_before = req.sent_ms + self.retry_gap_ms
         if req.reply:
             self._replies.insert(0, [req.not_before, 0, req])
         else:
@@ -692,7 +692,7 @@ class SgdSim:
     def _no_ack(self, tx, now):
         self.counters["no_ack"] += 1
         req = tx[1]
-        if req.attempts < self.attempts:
+        if req.attempts < self.max_attempts:
             self._retry(req)
         elif req.reply:
             self.counters["replies_unacked"] += 1
@@ -711,7 +711,7 @@ class SgdSim:
         req = tx[1]
         if req.discovery:
             self._burst_answered = True
-        if code in (2, 3, 5) and req.attempts < self.attempts:  # damaged on the way: again
+        if code in (2, 3, 5) and req.attempts < self.max_attempts:  # damaged on the way: again
             self._retry(req)
             return
         if req.reply:
@@ -722,7 +722,7 @@ class SgdSim:
             if req.expect is None:
                 self._finish(req, now, "ack")
             else:
-                req.deadline = now + self.app_timeout_ms
+                req.deadline = now + self.reply_timeout_ms
                 self._awaiting.append(req)
         else:  # 06/07 (and 00/01): do not retry (PROTOCOL.md section 2.4)
             self._finish(req, now, "nak", nak=code)
@@ -779,11 +779,11 @@ class SgdSim:
                 period = self.discovery_ms if self._burst_answered else self.discovery_unanswered_ms
                 j = self.discovery_jitter_ms
                 nxt = self._burst_start + period + (self._rng.randint(-j, j) if j else 0)
-                self._next_discovery = max(nxt, now + self.gap_ms)
+                self._next_discovery = max(nxt, now + self.t_im_ms)
             return
         kind = self._burst.pop(0)
         req = _Request(kind, REQUEST_FRAMES[kind], "max_payload" if kind == "max_payload_query" else None, True)
-        req.not_before = now + (self.gap_ms if gap is None else gap)
+        req.not_before = now + (self.t_im_ms if gap is None else gap)
         self._queue(req)
 
     # --- receiving ---------------------------------------------------------------------
@@ -1155,7 +1155,7 @@ def command(sim, line):
         if cmd in ("quit", "exit"):
             raise _Quit()
         if cmd == "help":
-            return HELP % sim.ack_delay_ms
+            return HELP % sim.t_ma_ms
         if cmd == "status":
             return json.dumps(sim.status(), separators=(",", ":"))
         if cmd == "override":
@@ -1177,8 +1177,8 @@ def command(sim, line):
             sim.corrupt(num(0))
             return "corrupting the next %d frames" % sim._corrupt
         if cmd == "delay-ack":
-            sim.ack_delay_ms = num(0)
-            return "ACK delay %d ms" % sim.ack_delay_ms
+            sim.t_ma_ms = num(0)
+            return "ACK delay %d ms" % sim.t_ma_ms
         if cmd == "reboot":
             s = num(0, float) if args else 2.0
             sim.reboot(int(s * 1000))
@@ -1212,7 +1212,9 @@ def _parser():
         "--discovery-s", type=float, default=22.0, help="discovery burst period while answered, 0 = off (default 22)"
     )
     p.add_argument("--utc-query-s", type=float, default=0.0, help="Get UTC period, 0 = off (default)")
-    p.add_argument("--ack-delay-ms", type=int, default=15, help="link ACK delay (default 15)")
+    p.add_argument(
+        "--t-ma-ms", "--ack-delay-ms", type=int, default=15, help="T_MA, the link ACK delay in ms (default 15)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--quiet", action="store_true", help="do not print frames")
     return p
@@ -1301,7 +1303,7 @@ def main(argv=None, stdin=None, stdout=None):
             max_payload_code=args.max_payload_code,
             discovery_ms=int(args.discovery_s * 1000),
             utc_query_ms=int(args.utc_query_s * 1000),
-            ack_delay_ms=args.ack_delay_ms,
+            t_ma_ms=args.t_ma_ms,
         )
     except (TypeError, ValueError) as e:
         print("sgd_sim.py: error: %s" % e, file=sys.stderr)
