@@ -1,6 +1,7 @@
 # The UCM firmware's PC-side commands. `make test` and `make sim` set everything up
 # themselves on a machine with Python >= 3.10, Node.js >= 18 and make.
-#   make test                      every test: CPython, MicroPython, size budget
+#   make test                      every test: lint, CPython (with coverage), MicroPython,
+#                                  size and RAM budgets
 #   make sim                       the firmware (under MicroPython's unix port) against a
 #                                  simulated water heater, the HTTP API on 127.0.0.1:8080
 #                                  (PORT=, SERIAL=, QUIET=1, BUS=ninebit-listen|auto,
@@ -66,7 +67,7 @@ test: setup
 	$(MAKE) --no-print-directory ram
 
 test-python: $(VENV)/.installed
-	$(PY) -m pytest host_tests
+	$(PY) -m pytest --cov --cov-report=term host_tests
 
 # the unix port (the venv's, or MICROPYTHON=) when there is one, then the WebAssembly port
 test-micropython: $(VENV)/.installed node_modules/.installed
