@@ -244,27 +244,28 @@ class Engine:
     # --- what the SGD sends (section 3.4, "Unsolicited SGD messages")
     def on_message(self, msg, now, solicited):
         mt = msg.mt
+        n = msg.name  # the codec's name of the message (cta2045.message)
         op1 = msg.op1
         op2 = msg.op2
         s = self.s
         if self.state == "down" and ticks_diff(self._timers.get("startup", now), now) > s.hold_after_sgd_ms:
             self._set("startup", now, s.hold_after_sgd_ms)  # the SGD is back: negotiate soon
         if mt == MT_BASIC:
-            if op1 == 0x13:
+            if n == "op_state":
                 if self.op_state != op2:
                     self.op_state_at = now
                 self.op_state = op2
                 if not solicited and s.app_ack_op_state:
                     self._app_ack(op1)
                 return 0
-            if op1 == 0x11:
+            if n == "customer_override":
                 self.override = op2 == 1
-            if op1 in (0x11, 0x14, 0x15):
+            if n == "customer_override" or n == "sleep" or n == "wake":
                 self._app_ack(op1)
                 return 0
-            if op1 == 3 or op1 == 4:
-                if op1 == 4:
-                    self.c["app_naks_in"] += 1
+            if n == "app_nak":
+                self.c["app_naks_in"] += 1
+            if n == "app_ack" or n == "app_nak":
                 return 0
             if s.unsupported_basic:
                 return s.unsupported_basic
@@ -272,11 +273,11 @@ class Engine:
             return 0
         if mt == MT_INTERMEDIATE:
             if msg.reply:
-                if op1 == 1 and not msg.fields.get("rc"):
+                if n == "get_information" and not msg.fields.get("rc"):
                     self.info = msg.fields
                     self.info_msg = msg
                     self.info_at = now
-                elif op1 == 6 and not msg.fields.get("rc"):
+                elif n == "commodity_read" and not msg.fields.get("rc"):
                     self.energy = msg.fields.get("records", [])
                     self.energy_msg = msg
                     self.energy_at = now
@@ -295,15 +296,15 @@ class Engine:
                 return 0
             return 7
         # data-link (section 2.6)
-        if op1 == 0x18:
+        if n == "max_payload_query":
             f = encode("max_payload", code=s.max_payload_code)
             self.link.respond(f, s.max_payload_reply_ms, "max_payload")
             return 0
-        if op1 == 0x19:  # only as the answer to our 0x18: one stray frame sets no limit
+        if n == "max_payload":  # only as the answer to our 0x18: one stray frame sets no limit
             if solicited and op2 < len(MAX_PAYLOAD):
                 self.link.peer_max = MAX_PAYLOAD[op2]
             return 0
-        if op1 == 0x17 and op2 == 0:
+        if n == "bit_rate" and op2 == 0:
             return 0  # 19200 baud: what we run at already
         return 7
 

@@ -219,10 +219,10 @@ class LinkLayer:
             e = tx.expect
             if mt == e[0]:
                 res = None
-                if mt == MT_BASIC and msg.op1 == 4:
+                if msg.name == "app_nak":
                     res = "app_nak"
                 elif msg.op1 == e[1] and (e[2] is None or msg.op2 == e[2]):
-                    res = "ack" if mt == MT_BASIC and msg.op1 == 3 else "reply"
+                    res = "ack" if msg.name == "app_ack" else "reply"
                 if res:
                     if self._wait is tx:  # the reply stands in for a lost link ACK
                         self._wait = None
