@@ -12,24 +12,25 @@
 #   UCM_BASE_MANIFEST  the manifest included first (default the board's own,
 #                  $(BOARD_DIR)/manifest.py, where it has one, else the port's,
 #                  $(PORT_DIR)/boards/manifest.py: asyncio and the port's modules)
-# Frozen: lib/cta2045, lib/ucm, lib/ninebit (without the host-only modules), firmware/*.py,
-# boards/common and boards/<UCM_BOARD> (flat modules, as make deploy lays them out),
-# Microdot's __init__ and microdot, and firmware/main.py as the module ucm_main (a copy in
-# build/freeze/, since a frozen module takes its file's name). The board still needs, on its
-# filesystem, the 2-line /main.py (import ucm_main / ucm_main.main()), the page
-# /www/index.html.gz and the set-up form /www/setup.html (make deploy writes them; README:
-# Freezing). Manifests run with this file's folder as the current directory; relative paths
-# below are relative to it.
+# Frozen: what `make deploy` copies, under the same names, from the one description of the
+# device's file layout (tools/deploy.py files()): lib/cta2045, lib/ucm, lib/ninebit
+# (without the host-only modules), firmware/*.py, boards/common and boards/<UCM_BOARD> as
+# flat modules, Microdot's modules, adafruit_pioasm where the board imports it, and
+# firmware/main.py as the module ucm_main (a copy in build/freeze/, since a frozen module
+# takes its file's name). The board still needs, on its filesystem, the 2-line /main.py
+# (import ucm_main / ucm_main.main()), the page /www/index.html.gz and the set-up form
+# /www/setup.html (make deploy writes them; README: Freezing). Manifests run with this
+# file's folder as the current directory; relative paths below are relative to it.
 
 import glob
 import os
+import sys
+
+sys.path.insert(0, os.path.abspath("tools"))
+import deploy  # noqa: E402  (the layout; standard library only)
 
 _board = os.environ.get("UCM_BOARD") or "pico_w"
-_boards = sorted(
-    d
-    for d in os.listdir("boards")
-    if os.path.isfile(os.path.join("boards", d, "board.py")) and d not in ("host", "common")
-)
+_boards = deploy.boards()
 if _board not in _boards:
     raise ValueError("UCM_BOARD=%s: no such board (boards/: %s)" % (_board, ", ".join(_boards)))
 
@@ -53,10 +54,6 @@ def _microdot_dir():
     return d
 
 
-def _py(folder):
-    return sorted(n for n in os.listdir(folder) if n.endswith(".py"))
-
-
 # The board's own manifest where it has one (RPI_PICO_W's adds ssl, mip, requests,
 # webrepl, aioble... on top of the port's), else the port's
 if os.environ.get("UCM_BASE_MANIFEST"):
@@ -69,38 +66,35 @@ else:
 # boards/common/device.py sets the clock from NTP (micropython-lib's ntptime)
 require("ntptime")  # noqa: F821
 
-# the modules only the host board imports stay out, as in make deploy (tools/deploy.py
-# HOST_ONLY; test_packaging checks that both freeze and copy the same files)
-_HOST_ONLY = ("ucm/trace.py", "ninebit/capture.py")
-for _pkg in ("cta2045", "ucm", "ninebit"):
-    _files = [n for n in _py(os.path.join("lib", _pkg)) if _pkg + "/" + n not in _HOST_ONLY]
-    package(_pkg, files=_files, base_path="lib")  # noqa: F821
-
-for _name in _py("firmware"):
-    if _name != "main.py":
-        module(_name, base_path="firmware")  # noqa: F821
-# firmware/main.py is imported as ucm_main: frozen from a copy of that name
+try:
+    _items = deploy.files(_board, page=False, microdot=os.path.join(_microdot_dir(), "microdot"))
+except deploy.DeployError as e:
+    raise ValueError(str(e))
+_packages = {}  # package -> (base path, files)
 _stage = os.path.join("build", "freeze")
-os.makedirs(_stage, exist_ok=True)
-with open(os.path.join("firmware", "main.py"), "rb") as _f:
-    _text = _f.read()
-_copy = os.path.join(_stage, "ucm_main.py")
-_old = None
-if os.path.isfile(_copy):
-    with open(_copy, "rb") as _f:
-        _old = _f.read()
-if _old != _text:  # rewritten only when changed: an unchanged copy keeps its time
-    with open(_copy, "wb") as _f:
-        _f.write(_text)
-module("ucm_main.py", base_path=_stage)  # noqa: F821
-
-for _folder in (os.path.join("boards", "common"), os.path.join("boards", _board)):
-    if os.path.isdir(_folder):
-        for _name in _py(_folder):
-            module(_name, base_path=_folder)  # noqa: F821
-
-package("microdot", files=["__init__.py", "microdot.py"], base_path=_microdot_dir())  # noqa: F821
-if _board == "pico_w":
-    # the PIO driver assembles its programs on the board (boards/pico_w/pio9.py); the
-    # pinned adafruit-circuitpython-pioasm installs it beside Microdot
-    module("adafruit_pioasm.py", base_path=_microdot_dir())  # noqa: F821
+for _it in _items:
+    if _it.kind != "mpy":
+        continue
+    _target = _it.dest[len("/lib/") : -len(".mpy")] + ".py"  # its path on the board, as source
+    _src = os.path.abspath(_it.src)
+    if "/" in _target:  # a package's module: lib/<package>/..., or microdot/
+        _pkg = _target.split("/")[0]
+        _base = _src[: -len(_target) - 1]
+        _packages.setdefault(_pkg, (_base, []))[1].append(_target[len(_pkg) + 1 :])
+    elif _src.replace(os.sep, "/").endswith("/" + _target):
+        module(_target, base_path=os.path.dirname(_src))  # noqa: F821
+    else:  # another name on the board (firmware/main.py is ucm_main): from a copy of that name
+        os.makedirs(_stage, exist_ok=True)
+        with open(_src, "rb") as _f:
+            _text = _f.read()
+        _copy = os.path.join(_stage, _target)
+        _old = None
+        if os.path.isfile(_copy):
+            with open(_copy, "rb") as _f:
+                _old = _f.read()
+        if _old != _text:  # rewritten only when changed: an unchanged copy keeps its time
+            with open(_copy, "wb") as _f:
+                _f.write(_text)
+        module(_target, base_path=_stage)  # noqa: F821
+for _pkg in sorted(_packages):
+    package(_pkg, files=_packages[_pkg][1], base_path=_packages[_pkg][0])  # noqa: F821

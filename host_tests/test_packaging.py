@@ -215,7 +215,14 @@ def test_manifest_defaults_and_errors(monkeypatch):
         run_manifest(monkeypatch, MICRODOT_DIR=ROOT)
 
 
-def test_manifest_and_deploy_agree_on_microdot():
+def test_manifest_and_deploy_agree_on_microdot(monkeypatch):
     assert deploy.microdot_modules() == ["__init__", "microdot"]
+    rec = run_manifest(monkeypatch, MICRODOT_DIR=microdot_parent())
+    assert sorted(n for n in rec.frozen if n.startswith("microdot/")) == [
+        "microdot/__init__.py",
+        "microdot/microdot.py",
+    ]
+    # the manifest keeps no file list of its own: it freezes tools/deploy.py's layout
     with open(os.path.join(ROOT, "manifest.py")) as f:
-        assert 'files=["__init__.py", "microdot.py"]' in f.read()
+        text = f.read()
+    assert "deploy.files(" in text and "_HOST_ONLY = " not in text and 'files=["__init__.py"' not in text

@@ -151,12 +151,14 @@ def check_board(board):
         raise DeployError("boards/%s has no board.py" % board)
 
 
-def files(board, page=True, host=False):
-    """Everything deploy puts on the board for `board`, as a list of Item. Raises
+def files(board, page=True, host=False, microdot=None):
+    """Everything deploy puts on the board for `board`, as a list of Item: the one
+    description of the device's file layout (manifest.py freezes the same list). Raises
     DeployError for an unknown board or two sources that would land on one path.
     page=False leaves the web page out (it is built by tools/build.py otherwise).
     host=True also accepts board "host": the same layout with the PC's board, which
-    tools/ram.py runs under a unix port."""
+    tools/ram.py runs under a unix port. microdot: Microdot's package folder (default:
+    the installed one); the other pinned modules (EXTERN) are looked for beside it."""
     if not (host and board == "host"):
         check_board(board)
     items = []
@@ -175,7 +177,7 @@ def files(board, page=True, host=False):
             src = os.path.join(folder, name)
             module = "ucm_main" if (folder == flat[0] and name == "main.py") else name[:-3]
             items.append(Item("/lib/%s.mpy" % module, src, _rel(src), "mpy", "budget"))
-    mdir = microdot_dir()
+    mdir = microdot or microdot_dir()
     for name in microdot_modules(mdir, [i.src for i in items]):
         items.append(
             Item(
