@@ -440,123 +440,41 @@ class ApiApp(Microdot):
         return err or _json(res)
 
 
-# --- endpoints: impl(app, req, arg) -> Response ------------------------------------------
-# Microdot calls only module-level functions (_endpoint and the error handlers): with
-# micropython-lib's inspect installed it takes its CPython path, where a closure or a
-# bound method does not count as a coroutine function.
-
-
-async def _index(app, req, arg):
-    f = app.page_file
-    if f:
-        try:
-            # a pre-gzipped page is sent as it is, with Content-Encoding: gzip
-            return Response.send_file(
-                f, content_type="text/html; charset=UTF-8", compressed=f.endswith(".gz"), max_age=0
-            )
-        except OSError:
-            app.log("api: no page %s" % f)
-    page = app.page
-    if page is None:
-        import api_more
-
-        page = api_more.index_page()
-    return Response(page, 200, {"Content-Type": "text/html; charset=UTF-8"})
-
-
-async def _status(app, req, arg):
-    st = app.ucm.status()
-    if app.system:
-        st["bus"] = app.system.bus
-        if app.system.ninebit:
-            st["bus"] = dict(app.system.bus, ninebit=app.system.ninebit.status())
-        st["firmware"] = app.system.status()
-        st["firmware"]["http"] = {"clients": app.max_clients, "busy": app.busy}
-    return _json(st)
-
-
-async def _metrics(app, req, arg):
-    import metrics
-
-    return Response(
-        metrics.lines(app.ucm.status(), app.system.status() if app.system else None),
-        200,
-        {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
-    )
-
-
 def _system(app):
     if app.system is None or app.system.config is None:
         raise _Bad("this board has no configuration store", None, 404)
     return app.system
 
 
-async def _get_config(app, req, arg):
-    c = _system(app).config
-    return _json({"config": c.public(), "state": c.state()})
+# --- endpoints: impl(app, req, arg) -> Response, in the route modules ------------------
+# Microdot calls only module-level functions (_endpoint and the error handlers): with
+# micropython-lib's inspect installed it takes its CPython path, where a closure or a
+# bound method does not count as a coroutine function.
 
 
-def _flag(req, name):
-    v = req.args.get(name, "0")
-    if v in ("1", "true"):
-        return True
-    if v in ("0", "false", ""):
-        return False
-    raise _Bad("must be 1 or 0", name)
-
-
-async def _cached(app, req, arg):
-    """GET /api/sgd/info and /api/sgd/energy: the cached SGD data as {"info": dict or
-    null} ({"energy": ...}). null, with 200 rather than 404, when the SGD has not
-    answered yet: the resource exists, its value is not known. ?refresh=1 asks the SGD
-    first; when it does not accept, the answer is the engine's Result with its status
-    (409, 503, 504), as for commands; else the fresh data plus "refresh": the Result."""
-    name, kind = arg
-    refresh = None
-    if _flag(req, "refresh"):
-        app.bus_get(req, kind)
-        refresh, err = await app.call(kind, {})
-        if err:
-            return err
-    out = {name: getattr(app.ucm, name)()}
-    if refresh is not None:
-        out["refresh"] = refresh
-    return _json(out)
-
-
-def _count(req):
-    n = req.args.get("n", "50")
-    if not (n and len(n) <= 3 and not n.strip("0123456789") and 1 <= int(n) <= 200):
-        raise _Bad("must be an integer 1..200", "n")
-    return int(n)
-
-
-async def _frames(app, req, arg):
-    return _json({"frames": app.ucm.log_rows(_count(req))})
-
-
-# "METHOD path" -> (handler, its argument). A handler named "module.function" is a
-# route that is not used all the time: its module is imported on its first request
-# (api_cmd: commands; api_more: configuration, set-up, the 9-bit bus). POST
-# /api/dr/<name> goes to api_cmd.dr. Microdot sees one catch-all route (each of its
-# routes costs heap), and _endpoint dispatches.
+# "METHOD path" -> ("module.function", its argument): the route modules, by job, each
+# imported on its first request: api_read (the heater's and the board's state),
+# api_cmd (commands), api_admin (configuration, restart, set-up), api_ninebit (the 9-bit
+# bus). POST /api/dr/<name> goes to api_cmd.dr. Microdot sees one catch-all route (each
+# of its routes costs heap; its mount() would add one per route), and _endpoint
+# dispatches.
 _IMPL = {
-    "GET /": (_index, None),
-    "GET /api/status": (_status, None),
-    "GET /api/sgd/info": (_cached, ("info", "refresh_info")),
-    "GET /api/sgd/energy": (_cached, ("energy", "refresh_energy")),
+    "GET /": ("api_read.index", None),
+    "GET /api/status": ("api_read.status", None),
+    "GET /api/sgd/info": ("api_read.cached", ("info", "refresh_info")),
+    "GET /api/sgd/energy": ("api_read.cached", ("energy", "refresh_energy")),
     "GET /api/sgd/setpoint": ("api_cmd.get_setpoint", None),
     "PUT /api/sgd/setpoint": ("api_cmd.put_setpoint", None),
-    "GET /api/log": (_frames, None),
-    "GET /metrics": (_metrics, None),
-    "GET /api/config": (_get_config, None),
-    "PUT /api/config": ("api_more.put_config", None),
-    "POST /api/restart": ("api_more.restart", None),
-    "GET /setup": ("api_more.setup_page", None),
-    "POST /api/setup": ("api_more.setup", None),
-    "GET /api/ninebit/frames": ("api_more.nb_frames", None),
-    "GET /api/ninebit/params": ("api_more.nb_params", None),
-    "POST /api/ninebit/send": ("api_more.nb_send", None),
+    "GET /api/log": ("api_read.frames", None),
+    "GET /metrics": ("api_read.metrics", None),
+    "GET /api/config": ("api_read.get_config", None),
+    "PUT /api/config": ("api_admin.put_config", None),
+    "POST /api/restart": ("api_admin.restart", None),
+    "GET /setup": ("api_admin.setup_page", None),
+    "POST /api/setup": ("api_admin.setup", None),
+    "GET /api/ninebit/frames": ("api_ninebit.frames", None),
+    "GET /api/ninebit/params": ("api_ninebit.params", None),
+    "POST /api/ninebit/send": ("api_ninebit.send", None),
 }
 _DR_PREFIX = "/api/dr/"
 _METHODS = ("GET", "POST", "PUT")  # of the catch-all route (HEAD is GET's)
@@ -598,9 +516,7 @@ async def _endpoint(req, path=None):
         if hit is None:
             return await (_on_405(req) if _methods(req.path) else _on_404(req))
         impl, arg = hit
-        if type(impl) is str:
-            impl = _loaded(impl)
-        return await impl(req.app, req, arg)
+        return await _loaded(impl)(req.app, req, arg)
     except _Bad as e:
         return _bad(*e.args)
     except Exception as e:
@@ -669,7 +585,7 @@ def make_app(
     Request.max_body_length = MAX_BODY
     Request.max_readline = MAX_LINE
     app = ApiApp(ucm, token, log, request_timeout_s)
-    app.page = page  # None: the endpoint index (api_more)
+    app.page = page  # None: the endpoint index (api_admin)
     app.page_file = page_file
     app.system = system
     app.max_clients = max_clients
