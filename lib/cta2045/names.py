@@ -9,7 +9,7 @@ from cta2045.message import BASIC, hexstr, opcode
 # Name tables, keyed by the field whose value indexes them: name("state", 2) ->
 # "running_curtailed". Sections 3.2 (states), 3.3 (App NAK), 2.1 (link NAK), 4.1
 # (response codes), 3.1 (comm status, guidance), 4.5 (temperature units), 4.6 (ALU
-# units), 4.2 (device types 0..3).
+# units), 4.2 (device types 0..3). ucm.commands takes its words from here too.
 TABLES = {
     "state": "idle_normal running_normal running_curtailed running_heightened idle_curtailed "
     "sgd_error idle_heightened cycling_on cycling_off variable_following "
@@ -24,6 +24,7 @@ TABLES = {
     "guidance": "bad neutral good",
     "temp_units": "F C",
     "units": "Wh 10Wh 100Wh kWh",
+    "direction": "absorb produce",  # power level, bit 7 (section 3.2)
     "device_type": "unspecified water_heater_gas water_heater_electric water_heater_heat_pump",
 }
 WEEKDAYS = "sunday monday tuesday wednesday thursday friday saturday"
@@ -76,7 +77,7 @@ def _humanize(f, out):
         elif k == "power":
             pct, produce = power_percent(v)
             out["percent"] = round(pct, 1)
-            out["direction"] = "produce" if produce else "absorb"
+            out["direction"] = pick(TABLES["direction"], produce)
         elif k == "timesync":
             out["weekday"] = pick(WEEKDAYS, v >> 5)
             out["hour"] = v & 0x1F

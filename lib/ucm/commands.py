@@ -8,11 +8,13 @@
 
 from cta2045 import basic
 from cta2045.message import encode
+from cta2045.names import TABLES  # the words of a field: the codec's own names
 
 REQUIRED = "required"  # no default: the field must be given
-# A field: (name, what, lo, hi, default). what: "int" or "num" (lo..hi), or a list of
-# words, given by name and passed on as its index. Durations in seconds, null =
-# unknown (PROTOCOL.md section 3.2); the price ratio up to what its byte encodes (9.79).
+# A field: (name, what, lo, hi, default). what: "int" or "num" (lo..hi), or a table of words
+# of cta2045.names.TABLES, given by name and passed on as its index. Durations in seconds,
+# null = unknown (PROTOCOL.md section 3.2); the price ratio up to what its byte encodes
+# (9.79).
 _DURATION = (("duration_s", "int", 0, 0x7FFFFFFF, None),)
 COMMANDS = {
     "shed": _DURATION,
@@ -20,16 +22,16 @@ COMMANDS = {
     "critical_peak": _DURATION,
     "grid_emergency": _DURATION,
     "end": (),
-    "power_level": (("percent", "num", 0, 100, REQUIRED), ("direction", "absorb produce", 0, 0, "absorb")),
+    "power_level": (("percent", "num", 0, 100, REQUIRED), ("direction", "direction", 0, 0, "absorb")),
     "price": (("relative", "num", 0, 9.79, REQUIRED),),
-    "grid_guidance": (("guidance", "bad neutral good", 0, 0, REQUIRED),),
+    "grid_guidance": (("guidance", "guidance", 0, 0, REQUIRED),),
     "advanced_load_up": (  # section 4.6
         ("duration_min", "int", 0, 0xFFFF, REQUIRED),
         ("value", "int", 0, 0xFFFF, REQUIRED),
-        ("units", "Wh 10Wh 100Wh kWh", 0, 0, REQUIRED),
+        ("units", "units", 0, 0, REQUIRED),
     ),
     "get_setpoint": (),
-    "set_setpoint": (("setpoint", "int", -32767, 32767, REQUIRED), ("units", "F C", 0, 0, REQUIRED)),  # 4.5
+    "set_setpoint": (("setpoint", "int", -32767, 32767, REQUIRED), ("units", "temp_units", 0, 0, REQUIRED)),  # 4.5
     "refresh_info": (),
     "refresh_energy": (),
 }
@@ -55,7 +57,7 @@ def check(kind, args):
         if v is REQUIRED:
             raise ValueError("%s: missing" % name)
         if what != "int" and what != "num":  # words
-            words = what.split()
+            words = TABLES[what].split()
             if type(v) is not str or v not in words:
                 raise ValueError("%s: must be one of %s" % (name, ", ".join(words)))
             v = words.index(v)
