@@ -42,6 +42,7 @@ from cta2045.frame import (  # noqa: E402
     valid,
 )
 from cta2045.message import BASIC, decode, encode  # noqa: E402
+from ucm.link import MAX_PAYLOAD  # noqa: E402
 
 # Names the encode options accept (PROTOCOL.md sections 2.6, 3.1-3.3, 4.3, 4.6). Decoded output
 # takes its names from the codec (Message.to_dict).
@@ -51,7 +52,6 @@ OP_STATES = names.TABLES["state"].split()
 APP_NAK = names.TABLES["reason"].split()
 WEEKDAYS = names.WEEKDAYS.split()
 COMMODITIES = names.COMMODITIES.split()
-MAX_PAYLOAD = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1280, 1500, 2048, 4096)
 UNITS = names.TABLES["units"].split()  # ALU units 0..3
 EPOCH_2000 = names.EPOCH_2000
 MT_NAMES = {

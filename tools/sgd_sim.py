@@ -46,6 +46,7 @@ from cta2045.frame import (  # noqa: E402
     nak,
 )
 from cta2045.message import decode, encode  # noqa: E402
+from ucm.link import MAX_PAYLOAD  # noqa: E402  (a protocol fact; its link layer stays its own)
 from ucm.trace import describe  # noqa: E402,F401  (also sgd_sim.describe)
 
 # Operational states, PROTOCOL.md section 3.2.
@@ -89,7 +90,6 @@ INTERMEDIATE_OPS = {
 }
 DEVICE_TYPE_HPWH = 3  # water heater, heat pump (PROTOCOL.md section 4.2)
 CAP_ALU = 1 << 6  # capability bit 6: Advanced Load Up
-MAX_PAYLOAD_BYTES = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1280, 1500, 2048, 4096)
 EPOCH_2000 = names.EPOCH_2000
 
 # The SGD's own requests: kind -> frame (PROTOCOL.md sections 2.5, 2.6, 2.7, 4.4).
@@ -197,7 +197,7 @@ class SgdSim:
         bad = self.features - set(FEATURES)
         if bad:
             raise ValueError("unknown features: " + ",".join(sorted(bad)))
-        if not 0 <= self.max_payload_code < len(MAX_PAYLOAD_BYTES):
+        if not 0 <= self.max_payload_code < len(MAX_PAYLOAD):
             raise ValueError("max_payload_code out of 0..13")
         self.seed = seed
         self.trace = trace
@@ -220,7 +220,7 @@ class SgdSim:
         self._corrupt = 0
         self._silent_until = None  # ms, math.inf (forever) or None
         self._reboot_up = None
-        self.reader = FrameReader(self._on_event, max_payload=MAX_PAYLOAD_BYTES[self.max_payload_code])
+        self.reader = FrameReader(self._on_event, max_payload=MAX_PAYLOAD[self.max_payload_code])
         # tank model
         self._wh_per_f = self.capacity_wh / (self.setpoint_f - self.inlet_f)
         self.stored_wh = float(self.capacity_wh - self.initial_take_wh)
