@@ -7,6 +7,17 @@ from math import sqrt
 from cta2045 import CodecError
 
 
+# The words of the fields a command takes by name (ucm.commands) and that names.describe
+# shows: guidance (section 3.1), ALU units (4.6), temperature units (4.5), power
+# direction (bit 7 of a power level, 3.2). A value is the index of its word.
+WORDS = {
+    "guidance": "bad neutral good",
+    "units": "Wh 10Wh 100Wh kWh",
+    "temp_units": "F C",
+    "direction": "absorb produce",
+}
+
+
 def duration_code(seconds):
     """Byte n with 2*n^2 <= seconds, rounded down as PCTA and RADI do (600 s -> 0x11,
     578 s). None -> 0x00 (unknown); under 2 s -> 0x01; over 0xFE -> 0xFF (too long)."""

@@ -3,13 +3,13 @@
 # Imported only when a dict is wanted, so the device pays for these strings on demand.
 # Tables: lib/cta2045/PROTOCOL.md sections 1.2, 2.1, 2.6, 3.1-3.3, 4.1-4.6.
 
-from cta2045.basic import duration_seconds, power_percent, price_ratio
+from cta2045.basic import WORDS, duration_seconds, power_percent, price_ratio
 from cta2045.message import BASIC, hexstr, opcode
 
 # Name tables, keyed by the field whose value indexes them: name("state", 2) ->
 # "running_curtailed". Sections 3.2 (states), 3.3 (App NAK), 2.1 (link NAK), 4.1
 # (response codes), 3.1 (comm status, guidance), 4.5 (temperature units), 4.6 (ALU
-# units), 4.2 (device types 0..3). ucm.commands takes its words from here too.
+# units), 4.2 (device types 0..3); the words a command takes are in basic.WORDS.
 TABLES = {
     "state": "idle_normal running_normal running_curtailed running_heightened idle_curtailed "
     "sgd_error idle_heightened cycling_on cycling_off variable_following "
@@ -21,12 +21,9 @@ TABLES = {
     "rc": "success not_implemented bad_value command_length_error response_length_error busy "
     "other_error customer_override not_enabled",
     "status": "lost found poor",
-    "guidance": "bad neutral good",
-    "temp_units": "F C",
-    "units": "Wh 10Wh 100Wh kWh",
-    "direction": "absorb produce",  # power level, bit 7 (section 3.2)
     "device_type": "unspecified water_heater_gas water_heater_electric water_heater_heat_pump",
 }
+TABLES.update(WORDS)  # guidance, ALU units, temperature units, power direction
 WEEKDAYS = "sunday monday tuesday wednesday thursday friday saturday"
 # capability bits 0..8 (section 4.2)
 CAPABILITIES = (

@@ -7,12 +7,12 @@
 #   frame(kind, args, device_type) -> (frame, extra) for the SGD
 
 from cta2045 import basic
+from cta2045.basic import WORDS  # the words of a field: the codec's own
 from cta2045.message import encode
-from cta2045.names import TABLES  # the words of a field: the codec's own names
 
 REQUIRED = "required"  # no default: the field must be given
 # A field: (name, what, lo, hi, default). what: "int" or "num" (lo..hi), or a table of words
-# of cta2045.names.TABLES, given by name and passed on as its index. Durations in seconds,
+# of cta2045.basic.WORDS, given by name and passed on as its index. Durations in seconds,
 # null = unknown (PROTOCOL.md section 3.2); the price ratio up to what its byte encodes
 # (9.79).
 _DURATION = (("duration_s", "int", 0, 0x7FFFFFFF, None),)
@@ -43,6 +43,7 @@ SETPOINT_RANGE = ((32, 212), (0, 100))
 
 
 def check(kind, args):
+    """The arguments of a command as the engine takes them, or ValueError("field: why")."""
     spec = COMMANDS.get(kind)
     if spec is None:
         raise ValueError("kind: unknown command %s" % kind)
@@ -57,7 +58,7 @@ def check(kind, args):
         if v is REQUIRED:
             raise ValueError("%s: missing" % name)
         if what != "int" and what != "num":  # words
-            words = TABLES[what].split()
+            words = WORDS[what].split()
             if type(v) is not str or v not in words:
                 raise ValueError("%s: must be one of %s" % (name, ", ".join(words)))
             v = words.index(v)
@@ -73,7 +74,7 @@ def check(kind, args):
     if kind == "set_setpoint":
         lo, hi = SETPOINT_RANGE[out["units"]]
         if not lo <= out["setpoint"] <= hi:
-            raise ValueError("setpoint: must be %d..%d for units %s" % (lo, hi, "FC"[out["units"]]))
+            raise ValueError("setpoint: must be %d..%d for units %s" % (lo, hi, a["units"]))
     return out
 
 
