@@ -410,3 +410,72 @@ def test_host_only_modules_stay_off_devices(board):
                     it.src,
                     mod,
                 )
+
+
+# --- Microdot trimmed (deploy.TRIM) -------------------------------------------------------
+
+MICRODOT_SRC = os.path.join(deploy.microdot_dir(), "microdot.py")
+# Microdot.<name> that a firmware would call on its app (ambiguous names such as get are
+# not checked inside Microdot by trim(), so they are checked here in our sources)
+_APP_CALL = re.compile(r"(?:\bapp|@\w+)\.(get|post|put|patch|delete|query|run|mount)\(")
+
+
+def _defined(text):
+    import ast
+
+    out = set()
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        if isinstance(node, ast.ClassDef):
+            out.update(
+                node.name + "." + m.name for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+            )
+    return out
+
+
+def test_trimmed_microdot_leaves_out_the_listed_definitions_and_keeps_the_rest():
+    names = deploy.TRIM["microdot/microdot.py"]
+    rows(names, 10)
+    with open(MICRODOT_SRC) as f:
+        text = f.read()
+    before = _defined(text)
+    after = _defined(deploy.trim(text, names, "microdot"))
+    assert set(names) <= before
+    assert not set(names) & after
+    assert after == before - set(names)
+    assert {"Microdot.route", "Microdot.start_server", "Response.send_file", "Request.create"} <= after
+
+
+def test_trim_refuses_a_name_still_used_or_missing():
+    with open(MICRODOT_SRC) as f:
+        text = f.read()
+    with pytest.raises(deploy.DeployError, match="still uses Response.write"):
+        deploy.trim(text, ["Response.write"], "microdot")
+    with pytest.raises(deploy.DeployError, match="has no Response.nothing_of_that_name"):
+        deploy.trim(text, ["Response.nothing_of_that_name"], "microdot")
+    # a name the package's other modules import stays (microdot/login imports urlencode)
+    assert "def urlencode" not in deploy.trim(text, ["urlencode"], "microdot")
+    with pytest.raises(deploy.DeployError, match="still uses urlencode"):
+        deploy.trim(text, ["urlencode"], "microdot", ["from microdot.microdot import urlencode\n"])
+
+
+def test_our_code_calls_none_of_the_trimmed_microdot_methods():
+    ours = [i.src for i in deploy.files("pico_w", page=False) + deploy.files("esp32", page=False) if i.group == "budget"]
+    unique = [n.split(".")[-1] for n in deploy.TRIM["microdot/microdot.py"]]
+    unique = [n for n in unique if n not in ("get", "post", "put", "patch", "delete", "query", "run", "mount")]
+    for path in sorted(set(ours)):
+        with open(path) as f:
+            text = f.read()
+        assert not _APP_CALL.search(text), path
+        for name in unique:
+            assert not re.search(r"\.%s\b" % re.escape(name), text), (path, name)
+
+
+def test_the_staged_microdot_is_the_trimmed_one(tmp_path):
+    items = [i for i in deploy.files("pico_w", page=False) if i.name == "microdot/microdot.py"]
+    compiler = deploy.Compiler()
+    small = compiler.compile(items[0].src, items[0].name, str(tmp_path / "a.mpy"))
+    whole = compiler.compile(items[0].src, "microdot/whole.py", str(tmp_path / "b.mpy"))
+    assert small < whole - 1500, (small, whole)
+    assert sorted(os.listdir(tmp_path)) == ["a.mpy", "b.mpy"]  # the trimmed copy is removed
