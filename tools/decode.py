@@ -38,11 +38,11 @@ from cta2045.frame import (  # noqa: E402
     MT_INTERMEDIATE,
     FrameReader,
     checksum,
+    max_payload,
     nak,
     valid,
 )
 from cta2045.message import BASIC, decode, encode  # noqa: E402
-from ucm.link import MAX_PAYLOAD  # noqa: E402
 
 # Names the encode options accept (PROTOCOL.md sections 2.6, 3.1-3.3, 4.3, 4.6). Decoded output
 # takes its names from the codec (Message.to_dict).
@@ -53,7 +53,8 @@ APP_NAK = names.TABLES["reason"].split()
 WEEKDAYS = names.WEEKDAYS.split()
 COMMODITIES = names.COMMODITIES.split()
 UNITS = names.TABLES["units"].split()  # ALU units 0..3
-EPOCH_2000 = names.EPOCH_2000
+EPOCH_2000 = basic.EPOCH_2000
+MAX_PAYLOAD = [b for b in map(max_payload, range(256)) if b]  # bytes by code (codes are 0..N)
 MT_NAMES = {
     "basic": MT_BASIC,
     "intermediate": MT_INTERMEDIATE,
@@ -182,7 +183,7 @@ class Decoder:
         d["hex"] = f.hex()
         d["checksum_ok"] = msg.checksum_ok
         if not msg.checksum_ok:
-            d["expected_checksum"] = "%04x" % checksum(f, 0, len(f) - 2)
+            d["expected_checksum"] = "%04x" % checksum(f[:-2])
         self._emit(d)
 
     def _error(self, f, text):

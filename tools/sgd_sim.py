@@ -43,10 +43,10 @@ from cta2045.frame import (  # noqa: E402
     MT_INTERMEDIATE,
     FrameReader,
     build,
+    max_payload,
     nak,
 )
 from cta2045.message import decode, encode  # noqa: E402
-from ucm.link import MAX_PAYLOAD  # noqa: E402  (a protocol fact; its link layer stays its own)
 from ucm.trace import describe  # noqa: E402,F401  (also sgd_sim.describe)
 
 # Operational states, PROTOCOL.md section 3.2.
@@ -90,7 +90,8 @@ INTERMEDIATE_OPS = {
 }
 DEVICE_TYPE_HPWH = 3  # water heater, heat pump (PROTOCOL.md section 4.2)
 CAP_ALU = 1 << 6  # capability bit 6: Advanced Load Up
-EPOCH_2000 = names.EPOCH_2000
+EPOCH_2000 = basic.EPOCH_2000
+MAX_PAYLOAD = [b for b in map(max_payload, range(256)) if b]  # bytes by code (codes are 0..N)
 
 # The SGD's own requests: kind -> frame (PROTOCOL.md sections 2.5, 2.6, 2.7, 4.4).
 DISCOVERY = ("mtsq_basic", "mtsq_intermediate", "mtsq_data_link", "max_payload_query")

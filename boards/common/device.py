@@ -5,13 +5,14 @@
 import time
 
 import machine
+from cta2045.basic import EPOCH_2000
 
 from rs485 import RX_BUFFER, Rs485Port
 
 # machine.reset_cause() values -> names (the constants differ per port)
 _CAUSES = ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET")
 # Unix time at the port's epoch: 0 where time.time() counts from 1970, else 2000-01-01
-_EPOCH = 0 if time.gmtime(0)[0] == 1970 else 946684800
+_EPOCH = 0 if time.gmtime(0)[0] == 1970 else EPOCH_2000
 _synced = False  # the clock has been set from NTP since boot
 
 

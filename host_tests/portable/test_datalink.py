@@ -3,7 +3,7 @@
 
 from checks import h
 
-from cta2045 import message
+from cta2045 import frame, message
 from cta2045.frame import build
 
 
@@ -21,6 +21,7 @@ def test_max_payload_codes():
         assert d["fields"]["max_payload_bytes"] == sizes[code]
         assert d["type"] == "data_link"
     assert message.decode(message.encode("max_payload", code=0x0E)).to_dict()["fields"]["max_payload_bytes"] is None
+    assert [frame.max_payload(c) for c in range(16)] == sizes + [None, None]
     assert message.encode("max_payload_query") == h("08 03 00 02 18 00 BA 75")
 
 

@@ -15,7 +15,7 @@ def test_build_header_and_length():
 def test_reserved_length_bits_masked_on_receive():
     f = bytearray(frame.build(0x0801, h("01 11")))
     f[2] |= 0xE0  # reserved bits set by the sender
-    f[-2:] = frame.checksum(f, 0, 6).to_bytes(2, "big")
+    f[-2:] = frame.checksum(f[:6]).to_bytes(2, "big")
     m = message.decode(f)
     assert m.name == "shed" and m.fields == {"duration": 0x11} and m.checksum_ok
 

@@ -6,6 +6,7 @@ from math import sqrt
 
 from cta2045 import CodecError
 
+EPOCH_2000 = 946684800  # CTA-2045 UTC counts seconds from 2000-01-01T00:00:00Z (section 4.4)
 
 # The words of the fields a command takes by name (ucm.commands) and that names.describe
 # shows: guidance (section 3.1), ALU units (4.6), temperature units (4.5), power

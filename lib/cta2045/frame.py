@@ -36,14 +36,18 @@ EV_TIMEOUT = const(6)  # value: bytearray, the partial frame given up by expire(
 EV_JUNK = const(7)  # value: bytearray, bytes that start no frame
 
 
+def max_payload(code):
+    """The bytes a peer takes in one frame for max-payload code 0x00..0x0D (section
+    2.6), None for another code."""
+    return 2 << code if code < 10 else (1280, 1500, 2048, 4096)[code - 10] if code < 14 else None
+
+
 def nak(code):
     return bytes((0x15, code))
 
 
 def _sums(data, start, end):
-    # Fletcher-style running sums modulo 255 with seed 0xAA (section 1.3).
-    if end < 0:
-        end = len(data)
+    # Fletcher-style running sums modulo 255 with seed 0xAA (section 1.3) over data[start:end]
     # The sums are reduced once per 1024 bytes, not per byte: they stay below 2**30,
     # MicroPython's small-int range, so the loop never allocates.
     c1 = 0xAA
@@ -60,17 +64,16 @@ def _sums(data, start, end):
     return c1, c2
 
 
-def checksum(data, start=0, end=-1):
-    """CK1 << 8 | CK2 for data[start:end] (header and payload)."""
-    c1, c2 = _sums(data, start, end)
+def checksum(data):
+    """CK1 << 8 | CK2 for data (header and payload)."""
+    c1, c2 = _sums(data, 0, len(data))
     k1 = 255 - (c1 + c2) % 255
     return k1 << 8 | (255 - (c1 + k1) % 255)
 
 
-def valid(data, start=0, end=-1):
+def valid(data):
     """Whole-frame check: the sums over header, payload and CK end at (0, 0)."""
-    c1, c2 = _sums(data, start, end)
-    return c1 == 0 and c2 == 0
+    return _sums(data, 0, len(data)) == (0, 0)
 
 
 def build(mt, payload=b""):
@@ -99,19 +102,17 @@ class FrameReader:
         self.first_bytes = first_bytes  # first bytes that may start a frame (section 2.3)
         self._cap = 2 * (max_payload + _OVERHEAD)
         self._buf = bytearray(self._cap)
-        self._s = 0  # start of the candidate frame in _buf
-        self._n = 0  # bytes held in _buf
-        self._need = 1  # candidate length at which the next decision is due
-        self._junk = -1  # start of an unreported junk run, or -1
-        self._seen = 0  # bytes before this index were already reported in a failed frame
         self._t0 = 0  # ticks of the first byte of the current candidate
         self.junk_bytes = 0
+        self.reset()
 
     def reset(self):
         """Drop everything held, without reporting it."""
+        # _s: start of the candidate frame in _buf; _n: bytes held in _buf; _seen: bytes
+        # before this index were already reported in a failed frame
         self._s = self._n = self._seen = 0
-        self._need = 1
-        self._junk = -1
+        self._need = 1  # candidate length at which the next decision is due
+        self._junk = -1  # start of an unreported junk run, or -1
 
     def partial_age(self, now):
         """ms since the first byte of the incomplete frame arrived, or -1 if none (for
@@ -224,7 +225,7 @@ class FrameReader:
                 need = ln + _OVERHEAD
                 if avail < need:
                     break
-                if valid(buf, s, s + need):
+                if _sums(buf, s, s + need) == (0, 0):
                     h(EV_FRAME, buf[s : s + need])
                     s += need
                     continue

@@ -6,7 +6,6 @@
 # problems raise CodecError.
 
 import struct
-from binascii import hexlify
 
 from cta2045 import CodecError
 from cta2045.frame import LEN_MASK, MT_BASIC, MT_DATALINK, MT_INTERMEDIATE, build, valid
@@ -162,7 +161,7 @@ def _pack(groups, fields, out):
 
 
 def hexstr(b):
-    return hexlify(b).decode()
+    return b.hex()
 
 
 class Message:

@@ -3,7 +3,8 @@
 # Imported only when a dict is wanted, so the device pays for these strings on demand.
 # Tables: lib/cta2045/PROTOCOL.md sections 1.2, 2.1, 2.6, 3.1-3.3, 4.1-4.6.
 
-from cta2045.basic import WORDS, duration_seconds, power_percent, price_ratio
+from cta2045.basic import EPOCH_2000, WORDS, duration_seconds, power_percent, price_ratio
+from cta2045.frame import max_payload
 from cta2045.message import BASIC, hexstr, opcode
 
 # Name tables, keyed by the field whose value indexes them: name("state", 2) ->
@@ -36,7 +37,6 @@ COMMODITIES = (
     "water_l total_storage_capacity present_storage_capacity rated_max_consumption "
     "rated_max_production alu_total_storage_capacity alu_present_storage_capacity"
 )
-EPOCH_2000 = 946684800  # CTA-2045 UTC counts seconds from 2000-01-01T00:00:00Z
 
 
 def name(field, i):
@@ -52,7 +52,7 @@ def pick(table, i):
 
 def type_name(mt):
     hi = mt >> 8
-    if 0x0801 <= mt <= 0x0804:
+    if 0x0801 <= mt <= 0x0804:  # frame.MT_BASIC..MT_COMMISSIONING (imported, they cost 59 B of .mpy)
         return pick("basic_dr intermediate_dr data_link commissioning", mt - 0x0801)
     return "link" if mt == 0 else "pass_through" if hi == 9 else "vendor" if hi <= 5 or hi >= 0xF0 else "unknown"
 
@@ -79,19 +79,17 @@ def _humanize(f, out):
             out["weekday"] = pick(WEEKDAYS, v >> 5)
             out["hour"] = v & 0x1F
         elif k == "device_type" and v > 3:
-            out["device_type_name"] = {0x1B: "water_heater_heat_pump_variable", 0x1C: "water_heater_phase_change"}.get(
-                v
-            )
+            out["device_type_name"] = pick("water_heater_heat_pump_variable water_heater_phase_change", v - 0x1B)
         elif k == "capability":
             out["capabilities"] = [c for i, c in enumerate(CAPABILITIES.split()) if v >> i & 1]
         elif k == "utc":
             out["utc_unix"] = v + EPOCH_2000
-        elif k == "tz" or k == "dst":
+        elif k in ("tz", "dst"):
             out[k + "_hours"] = v / 4
         elif k == "fw_day":  # month 0 = January
             out["fw_date"] = "%04d-%02d-%02d" % (2000 + f["fw_year"], f["fw_month"] + 1, v)
         elif k == "code":  # max payload codes 0..0x0D (section 2.6)
-            out["max_payload_bytes"] = 2 << v if v < 10 else (1280, 1500, 2048, 4096, None)[min(v - 10, 4)]
+            out["max_payload_bytes"] = max_payload(v)
         elif k == "rate":
             out["bit_rate"] = 19200 * (v + 1) if v < 2 else 57600 << (v - 2) if v < 9 else None
         elif k == "value" and f.get("units", 9) < 4 and v < 0xFFFF:  # ALU, section 4.6

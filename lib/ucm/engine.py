@@ -5,11 +5,11 @@
 # Facts: lib/cta2045/PROTOCOL.md sections 3.1-3.4 (Basic DR), 4.2-4.6 (Intermediate).
 
 from cta2045 import basic
-from cta2045.frame import MT_BASIC, MT_DATALINK, MT_INTERMEDIATE
+from cta2045.frame import MT_BASIC, MT_DATALINK, MT_INTERMEDIATE, max_payload
 from cta2045.message import decode, encode, hexstr
 from ucm import RELEASED, __version__
 from ucm.clock import ticks_add, ticks_diff
-from ucm.link import COUNTERS, MAX_PAYLOAD, LinkLayer, Tx
+from ucm.link import COUNTERS, LinkLayer, Tx
 from ucm.settings import Settings
 
 _TYPE_NAMES = ((MT_BASIC, "basic_dr"), (MT_INTERMEDIATE, "intermediate_dr"), (MT_DATALINK, "data_link"))
@@ -291,7 +291,7 @@ class Engine:
                 if t is None:
                     f = encode("utc_time", reply=True, rc=s.utc_unknown_rc)
                 else:
-                    f = encode("utc_time", reply=True, rc=0, utc=t - 946684800, tz=0, dst=0)
+                    f = encode("utc_time", reply=True, rc=0, utc=t - basic.EPOCH_2000, tz=0, dst=0)
                 self.link.respond(f, s.t_ar_ms, "utc_reply")
                 return 0
             return 7
@@ -301,8 +301,8 @@ class Engine:
             self.link.respond(f, s.max_payload_reply_ms, "max_payload")
             return 0
         if n == "max_payload":  # only as the answer to our 0x18: one stray frame sets no limit
-            if solicited and op2 < len(MAX_PAYLOAD):
-                self.link.peer_max = MAX_PAYLOAD[op2]
+            if solicited and max_payload(op2):
+                self.link.peer_max = max_payload(op2)
             return 0
         if n == "bit_rate" and op2 == 0:
             return 0  # 19200 baud: what we run at already

@@ -20,13 +20,12 @@ from cta2045.frame import (
     MT_DATALINK,
     MT_INTERMEDIATE,
     FrameReader,
+    max_payload,
     nak,
 )
 from cta2045.message import decode
 from ucm.clock import ticks_add, ticks_diff
 
-# Max-payload codes 0x00..0x0D -> bytes (section 2.6)
-MAX_PAYLOAD = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1280, 1500, 2048, 4096)
 TYPES = (MT_BASIC, MT_INTERMEDIATE, MT_DATALINK)  # the message types we support
 
 COUNTERS = (
@@ -82,7 +81,7 @@ class LinkLayer:
         self.s = settings
         self.c = counters
         self.app = app  # on_message(msg, now, solicited) -> NAK code or 0; tick(now); on_wire(dir, data, now, note)
-        self.max_payload = MAX_PAYLOAD[settings.max_payload_code]
+        self.max_payload = max_payload(settings.max_payload_code)
         self.reader = FrameReader(self._on_event, self.max_payload)
         self.peer_types = {}  # MT -> True (ACKed / used by the peer), False (NAKed 06)
         self.peer_max = 2  # the peer's max payload until it tells us (section 2.6)
