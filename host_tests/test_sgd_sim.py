@@ -1,4 +1,4 @@
-# Tests for tools/sgd_sim.py, the simulated CTA-2045 water heater, and tools/ports.py.
+# Tests for tools/sgd_sim (the package), the simulated CTA-2045 water heater, and tools/ports.py.
 # Most drive the sans-IO SgdSim directly on a fake clock, with a scripted UCM that sends
 # frames built by cta2045.message.encode and link-ACKs what the simulator sends. A few run
 # it for real: over a pty with FdPort and run(), and as the command line tool.
@@ -20,7 +20,7 @@ from cta2045.message import decode, encode
 from sgd_sim import SgdSim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = os.path.join(ROOT, "tools", "sgd_sim.py")
+TOOL = os.path.join(ROOT, "tools", "sgd_sim")
 
 MTSQ_BASIC = bytes.fromhex("0801 0000 7ecd")
 MTSQ_INTERMEDIATE = bytes.fromhex("0802 0000 7ad0")

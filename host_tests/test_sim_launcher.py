@@ -97,7 +97,7 @@ def test_make_sim_quiet_generates_a_token():
 
 def test_make_sim_serial_against_an_external_sgd_program():
     sgd = subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "tools", "sgd_sim.py"), "--pty", "--quiet"],
+        [sys.executable, os.path.join(ROOT, "tools", "sgd_sim"), "--pty", "--quiet"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -40,7 +40,7 @@ class Rig:
         heater="cta2045",
         start=None,
     ):
-        """bus: the firmware's bus personality; heater: "cta2045" (tools/sgd_sim.py) or
+        """bus: the firmware's bus personality; heater: "cta2045" (tools/sgd_sim) or
         "ninebit" (tools/ninebit_sim.py, a round every 200 ms). start: a function
         (serial path, http port, token, log file) -> Popen that starts the firmware
         another way (tools/ram.py: a deploy tree under a 32-bit unix port)."""
