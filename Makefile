@@ -18,6 +18,8 @@
 #   make bench                     benchmarks (not part of make test)
 #   make deploy BOARD=pico_w PORT=/dev/ttyACM0   compile and copy the firmware to a board
 #                                  (BOARD=esp32; DRY_RUN=1: no board, list files and sizes)
+#   make package-json              write package.json's mip list and version (from the
+#                                  file layout of tools/deploy.py and lib/ucm's __version__)
 #   make repl PORT=/dev/ttyACM0    the board's MicroPython prompt (mpremote repl)
 #   make logs PORT=/dev/ttyACM0    watch the running firmware's console (no restart)
 
@@ -31,7 +33,7 @@ NODE ?= node
 NPM ?= npm
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all test lint test-python test-micropython test-rp2 size ram bench sim deploy repl logs setup clean help
+.PHONY: all test lint test-python test-micropython test-rp2 size ram bench sim deploy package-json repl logs setup clean help
 
 all: help
 
@@ -113,6 +115,9 @@ sim: $(VENV)/.installed
 # starter /ucm.json, written only when the board has none.
 deploy: $(VENV)/.installed
 	@$(PY) tools/deploy.py --board "$(BOARD)" --port "$(PORT)" $(if $(filter-out 0 no false,$(DRY_RUN)),--dry-run)
+
+package-json: $(VENV)/.installed
+	@$(PY) tools/deploy.py --package-json
 
 # Ctrl-] or Ctrl-X leaves; in logs, Ctrl-C would stop the firmware (Ctrl-D restarts it)
 repl: $(VENV)/.installed

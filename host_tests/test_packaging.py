@@ -14,6 +14,7 @@ import sys
 import pytest
 
 import deploy
+from checks import rows
 from mpboard import FakeBoard
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,6 +45,25 @@ def test_mip_urls_list_every_library_module_and_only_existing_files():
     sources = [src for _, src in urls]
     assert len(sources) == len(set(sources))
     assert sorted(sources) == library_sources()
+
+
+def test_package_json_is_what_make_package_json_writes():
+    with open(deploy.PACKAGE_JSON) as f:
+        text = f.read()
+    assert deploy.package_json_text(json.loads(text)) == text, "package.json is stale: run make package-json"
+    fields = deploy.mip_fields()
+    assert rows(fields["urls"], 15) and fields["version"] == package_json()["version"]
+
+
+def test_make_package_json_rewrites_a_stale_file(tmp_path, monkeypatch):
+    stale = dict(package_json(), version="0.0.1", urls=[["x.py", "lib/x.py"]])
+    path = tmp_path / "package.json"
+    path.write_text(json.dumps(stale))
+    monkeypatch.setattr(deploy, "PACKAGE_JSON", str(path))
+    assert deploy.main(["--package-json"]) == 0
+    out = json.loads(path.read_text())
+    assert out["urls"] == package_json()["urls"] and out["version"] == package_json()["version"]
+    assert out["devDependencies"] == package_json()["devDependencies"]
 
 
 def test_package_json_stays_valid_for_npm_and_mip():

@@ -231,6 +231,39 @@ def files(board, page=True, host=False, microdot=None):
     return items
 
 
+# --- the mip package ----------------------------------------------------------------------
+
+PACKAGE_JSON = os.path.join(ROOT, "package.json")
+
+
+def version():
+    """The project's version, from its one source (lib/ucm/__init__.py)."""
+    with open(os.path.join(ROOT, "lib", "ucm", "__init__.py")) as f:
+        m = re.search(r"^__version__ = [\"']([^\"']+)", f.read(), re.M)
+    if not m:
+        raise DeployError("lib/ucm/__init__.py has no __version__")
+    return m.group(1)
+
+
+def mip_fields():
+    """package.json's mip part, from files(): the library packages of lib/ (the host-only
+    modules included: a PC installs them too) as [module path, source] pairs, the version."""
+    urls = []
+    for item in files("host", page=False, host=True):
+        parts = item.dest.split("/")  # "", "lib", <package>, ...
+        if item.group == "budget" and len(parts) > 3 and item.name.startswith("lib/"):
+            urls.append(["/".join(parts[2:])[: -len(".mpy")] + ".py", item.name])
+    return {"version": version(), "urls": sorted(urls), "deps": []}
+
+
+def package_json_text(current):
+    """The text of package.json with its mip fields (and version) from mip_fields() and
+    everything else (the npm side) kept from `current`, a dict."""
+    out = dict(current)
+    out.update(mip_fields())
+    return json.dumps(out, indent=2) + "\n"
+
+
 # --- compiling ----------------------------------------------------------------------------
 
 # Microdot's definitions that the firmware never calls, left out of its .mpy: bytecode
@@ -819,8 +852,20 @@ def main(argv=None):
     ap.add_argument(
         "--check-port", metavar="WHAT", help="only check --port, errors prefixed with WHAT (make repl and make logs)"
     )
+    ap.add_argument(
+        "--package-json",
+        action="store_true",
+        help="no board: write package.json's mip list and version from the same file layout (make package-json)",
+    )
     args = ap.parse_args(argv)
     try:
+        if args.package_json:
+            with open(PACKAGE_JSON) as f:
+                text = package_json_text(json.load(f))
+            with open(PACKAGE_JSON, "w") as f:
+                f.write(text)
+            print("deploy: wrote package.json (version %s, %d modules)" % (version(), len(mip_fields()["urls"])))
+            return 0
         if args.check_port:
             check_port(args.port)
             return 0
