@@ -21,7 +21,7 @@ cli = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(cli)
 
 from cta2045.frame import build  # noqa: E402  (lib/ is on sys.path once the tool is loaded)
-from cta2045.message import decode  # noqa: E402
+from cta2045.message import BASIC, decode  # noqa: E402
 from checks import rows  # noqa: E402
 
 EPOCH_2000 = 946684800
@@ -600,11 +600,95 @@ KIND_CASES = {
     "mtsq": ("--type commissioning", "type_supported_query", {}),
     "max_payload_query": ("", "max_payload_query", {"op2": 0}),
     "max_payload": ("--bytes 4096", "max_payload", {"code": 13}),
+    "power_mode": ("--mode 1", "power_mode", {"mode": 1}),
+    "bit_rate": ("--rate 0", "bit_rate", {"rate": 0}),
+    "set_capability_bit": ("--bit 6 --value 1", "set_capability_bit", {"bit": 6, "value": 1}),
+    "energy_price": ("", "energy_price", {}),
+    "tier": ("", "tier", {}),
+    "temperature_offset": ("--offset -2 --temp-units F", "temperature_offset", {"offset": -2, "temp_units": 0}),
+    "setpoint": (
+        "--device-type water_heater_heat_pump --temp-units C --setpoint1 50",
+        "setpoint",
+        {"device_type": 3, "temp_units": 1, "setpoint1": 50},
+    ),  # fmt: skip
+    "present_temperature": ("", "present_temperature", {}),
+    "cycling_start": (
+        "--event-id 7 --start 2000-01-01T00:01:00Z --duration-min 30 --duty 50",
+        "cycling_start",
+        {"event_id": 7, "start": 60, "duration_min": 30, "duty": 50},
+    ),  # fmt: skip
+    "cycling_terminate": ("--event-id 7 --end-rand 3", "cycling_terminate", {"event_id": 7, "end_rand": 3}),
+    "commodity_subscription": ("", "commodity_subscription", {}),
+}
+
+# every Intermediate kind's reply: options -> expected fields (a subset of the decoded ones)
+REPLY_CASES = {
+    "get_information": (
+        "--version A --vendor-id 0x7fff --device-type water_heater_heat_pump --revision 1 --capability 64 "
+        "--reserved 0 --model HPWH-50 --serial 123 --fw-year 24 --fw-month 4 --fw-day 12 --fw-major 1 --fw-minor 3",
+        {"rc": 0, "vendor_id": 0x7FFF, "device_type": 3, "model": "HPWH-50", "serial": "123", "fw_month": 4},
+    ),
+    "set_capability_bit": ("--rc bad_value", {"rc": 2}),
+    "utc_time": ("--utc 2000-01-01T01:00:00Z --tz-hours -5", {"rc": 0, "utc": 3600, "tz": -20, "dst": 0}),
+    "energy_price": ("", {"rc": 0}),
+    "tier": ("--rc not_implemented", {"rc": 1}),
+    "temperature_offset": ("--offset 3 --temp-units C", {"rc": 0, "offset": 3, "temp_units": 1}),
+    "setpoint": (
+        "--device-type 3 --temp-units F --setpoint1 120 --setpoint2 110",
+        {"rc": 0, "device_type": 3, "setpoint1": 120, "setpoint2": 110},
+    ),
+    "present_temperature": ("--device-type 3 --temp-units F --temperature 118", {"rc": 0, "temperature": 118}),
+    "cycling_start": ("", {"rc": 0}),
+    "cycling_terminate": ("--rc busy", {"rc": 5}),
+    "commodity_read": (
+        "--record 0:450:1200 --record 6:0:12000:estimated",
+        {
+            "rc": 0,
+            "records": [
+                {"code": 0, "measured": True, "rate": 450, "cumulative": 1200},
+                {"code": 6, "measured": False, "rate": 0, "cumulative": 12000},
+            ],
+        },
+    ),
+    "commodity_subscription": ("--rc customer_override", {"rc": 7}),
+    "advanced_load_up": ("--duration-min 30 --value 5 --units kWh", {"rc": 0, "duration_min": 30, "value": 5}),
 }
 
 
 def test_every_kind_has_a_round_trip_case():
     assert set(KIND_CASES) == set(cli.KINDS)
+
+
+def test_every_intermediate_kind_has_a_reply_case():
+    assert set(REPLY_CASES) == {k for k in rows(cli.KINDS, 30) if cli.KINDS[k].reply is not None}
+
+
+@pytest.mark.parametrize("kind", sorted(REPLY_CASES))
+def test_encode_reply_round_trip(kind):
+    options, fields = REPLY_CASES[kind]
+    f, _ = encoded(kind, "--reply", *options.split())
+    m = decode(f)
+    assert (m.name, m.reply, m.checksum_ok) == (kind, True, True)
+    for k, v in fields.items():
+        assert m.fields[k] == v, (k, m.fields)
+    assert "extra" not in m.fields
+
+
+def test_every_table_kind_is_an_encode_kind():
+    from cta2045.message import DATALINK, INTERMEDIATE
+
+    kinds = {e.split(":")[0] for e in BASIC + DATALINK if e != "-"} | {e[0] for e in INTERMEDIATE.values()}
+    assert rows(sorted(kinds), 35) and kinds <= set(cli.KINDS)
+
+
+def test_set_commodity_read_and_the_get_forms():
+    f, note = encoded("commodity_read", "--record", "0:1:2")
+    m = decode(f)
+    assert m.name == "commodity_read" and not m.reply and m.fields["records"][0]["cumulative"] == 2
+    assert "record 0 = electricity_consumed" in note
+    assert encoded("setpoint", "--get")[0] == build(0x0802, h("03 03"))
+    assert encoded("setpoint")[0] == encoded("setpoint", "--get")[0]  # no options: the Get form
+    assert decode(encoded("utc_time")[0]).fields["utc"] > 0  # ... unless its fields have defaults (now)
 
 
 def test_every_basic_dr_opcode_is_an_encode_kind():
@@ -685,6 +769,16 @@ def test_mtsq_type_is_kept():
         ("max_payload --code 300", "--code"),
         ("max_payload", "one of the arguments --code --bytes is required"),
         ("nosuchkind", "invalid choice"),
+        ("get_information --rc 0", "--rc is only in the reply (add --reply)"),
+        ("commodity_read --reply --commodity 3", "--commodity is only in the request (without --reply)"),
+        ("get_information --reply --version A", "--version needs --vendor-id and --device-type"),
+        ("setpoint --reply --setpoint2 3", "--setpoint2 needs --device-type"),
+        ("setpoint --get --reply", "not allowed with"),
+        ("setpoint --temp-units X --device-type 3 --setpoint1 1", "--temp-units"),
+        ("setpoint --device-type 3 --temp-units F --setpoint1 40000", "--setpoint1: 40000 out of range"),
+        ("get_information --reply --model " + "x" * 17, "at most 16"),
+        ("commodity_read --reply --record 1:2", "CODE:RATE:CUMULATIVE"),
+        ("commodity_read --record 1:2:3 --commodity 1", "not both"),
         ("", "required: KIND"),
         ("shed --bogus", "unrecognized arguments: --bogus"),
     ],

@@ -33,3 +33,20 @@ def run(main):
     except KeyboardInterrupt:
         status = 130
     sys.exit(status)
+
+
+def parse_hex(text):
+    """bytes from a hex string: whitespace, ':', '-', ',' and '_' separators and 0x
+    prefixes (on the whole string or on each byte) are allowed."""
+    for sep in ":-,_":
+        text = text.replace(sep, " ")
+    digits = "".join(t[2:] if t[:2] in ("0x", "0X") else t for t in text.split())
+    shown = ascii(text.strip())  # error messages stay ASCII whatever the terminal
+    if not digits:
+        raise UsageError("no hex digits in %s" % shown)
+    for i, c in enumerate(digits):
+        if c not in "0123456789abcdefABCDEF":
+            raise UsageError("not hex: %s (bad character %s at digit %d)" % (shown, ascii(c), i + 1))
+    if len(digits) % 2:
+        raise UsageError("odd number of hex digits (%d) in %s" % (len(digits), shown))
+    return bytes.fromhex(digits)
