@@ -218,3 +218,12 @@ def test_roles_of_requests_and_replies():
     assert role(message.encode("commodity_read", commodity=0)) == "get"  # one commodity, 4.3
     assert role(message.encode("utc_time", utc=1, tz=0, dst=0)) == "set"
     assert role(message.encode("utc_time", reply=True, rc=0)) == "reply"
+
+
+def test_find_is_the_name_to_opcode_lookup():
+    assert message.find("shed") == (0x0801, b"\x01", "duration")
+    assert message.find("max_payload") == (0x0803, b"\x19", "code")
+    mt, op, groups = message.find("setpoint", reply=True)
+    assert (mt, op) == (0x0802, b"\x03\x83") and groups[0] == "B rc"
+    assert message.find("get_information")[1:] == (b"\x01\x01", ())
+    assert "no_such_kind" in str(raises_codec_error(message.find, "no_such_kind"))

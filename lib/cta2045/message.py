@@ -236,8 +236,11 @@ def decode_payload(mt, p, checksum_ok=True):
 _kinds = {}  # encode's look-ups, filled on first use
 
 
-def _find(name, reply):
-    # (mt, opcode bytes, groups or the opcode2 field) for a message kind
+def find(name, reply=False):
+    """The public name -> opcode lookup: (message type, opcode bytes, the groups of an
+    Intermediate request or reply, or the opcode2 field of a Basic DR or data-link
+    message) for message kind `name`, e.g. find("shed") -> (0x0801, b"\\x01",
+    "duration"). CodecError for an unknown name."""
     for mt, table, base in ((MT_BASIC, BASIC, 1), (MT_DATALINK, DATALINK, 0x16)):
         for i in range(len(table)):
             e = table[i].split(":")
@@ -260,7 +263,7 @@ def encode(name, reply=False, **fields):
     key = name + "+" if reply else name
     k = _kinds.get(key)
     if k is None:
-        k = _kinds[key] = _find(name, reply)
+        k = _kinds[key] = find(name, reply)
     mt, out, groups = k
     try:
         if mt != MT_INTERMEDIATE:  # opcode2 is the one field; data-link may carry extra
