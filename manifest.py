@@ -63,7 +63,7 @@ else:
         include("$(BOARD_DIR)/manifest.py")  # noqa: F821
     except Exception:  # the board has none (manifestfile raises for a missing file)
         include("$(PORT_DIR)/boards/manifest.py")  # noqa: F821
-# boards/common/device.py sets the clock from NTP (micropython-lib's ntptime)
+# boards/common/ucm_device.py sets the clock from NTP (micropython-lib's ntptime)
 require("ntptime")  # noqa: F821
 
 try:

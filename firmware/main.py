@@ -8,18 +8,18 @@
 import asyncio
 import sys
 
-import heap
+import ucm_heap as heap
 
 
 async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None):
-    """Compose and run everything; never returns. config: a Config (firmware/config.py)
+    """Compose and run everything; never returns. config: a Config (firmware/ucm_config.py)
     already loaded."""
     heap.start()
-    import compose
+    import ucm_compose as compose
 
     sup, wdt = await compose.build(board, config, host, quiet, log, page)
     del compose
-    heap.drop("compose", "config_check", "ucm.limits")  # start-up code: off the heap from now on
+    heap.drop("ucm_compose", "ucm_config_check", "ucm.limits")  # start-up code: off the heap from now on
     free = heap.collect()
     if free is not None:
         log("ucm: started, mem_free %d, mem_alloc %s" % (free, heap.status()["mem_alloc"]))
@@ -28,10 +28,10 @@ async def start(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
 
 def main(board=None, argv=None):
     if board is None:
-        import board
+        import ucm_board as board
     try:
         # (no local name for the module: start() drops it from the heap)
-        config, host, quiet, page = __import__("compose").prepare(board, argv)
+        config, host, quiet, page = __import__("ucm_compose").prepare(board, argv)
     except ValueError as e:
         print("ucm: %s" % e)
         sys.exit(2)

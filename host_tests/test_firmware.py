@@ -17,13 +17,13 @@ import pytest
 import devboard
 from devboard import machine, network
 
-import config as config_mod
+import ucm_config as config_mod
 import ntptime
 import ports
 import rig
 import sgd_sim
-import supervisor
-import wifi as wifi_mod
+import ucm_supervisor as supervisor
+import ucm_wifi as wifi_mod
 from ucm.settings import Settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,7 +82,7 @@ class Unit:
         await self.until(lambda: getattr(self.board, "system", None) is not None, 2)
         self.system = self.board.system
         await self.until(self._listening, 5, "the HTTP server")
-        assert "compose" not in sys.modules  # start-up code dropped once composed
+        assert "ucm_compose" not in sys.modules  # start-up code dropped once composed
         return self
 
     def _listening(self):

@@ -214,8 +214,8 @@ def test_manifest_freezes_what_deploy_copies(monkeypatch, board):
         if name == "ucm_main.py":
             with open(src, "rb") as a, open(os.path.join(ROOT, "firmware", "main.py"), "rb") as b:
                 assert a.read() == b.read()
-        elif name == "board.py":
-            assert src == os.path.join(ROOT, "boards", board, "board.py")
+        elif name == "ucm_board.py":
+            assert src == os.path.join(ROOT, "boards", board, "ucm_board.py")
 
 
 def test_manifest_defaults_and_errors(monkeypatch):
@@ -224,7 +224,9 @@ def test_manifest_defaults_and_errors(monkeypatch):
         "no .venv with Microdot in the repository (run make test)"
     )
     rec = run_manifest(monkeypatch)  # UCM_BOARD pico_w, Microdot from .venv
-    assert "board.py" in rec.frozen and rec.frozen["board.py"].endswith(os.path.join("boards", "pico_w", "board.py"))
+    assert "ucm_board.py" in rec.frozen and rec.frozen["ucm_board.py"].endswith(
+        os.path.join("boards", "pico_w", "ucm_board.py")
+    )
     assert rec.frozen["microdot/microdot.py"].endswith(os.path.join("microdot", "microdot.py"))
     # MICRODOT_DIR may also be the microdot/ folder itself
     rec = run_manifest(monkeypatch, MICRODOT_DIR=deploy.microdot_dir(), UCM_BASE_MANIFEST="$(BOARD_DIR)/manifest.py")

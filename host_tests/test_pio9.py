@@ -1,4 +1,4 @@
-# The Pico W's 9-bit bus driver (boards/pico_w/pio9.py): its PIO programs, assembled
+# The Pico W's 9-bit bus driver (boards/pico_w/ucm_pio9.py): its PIO programs, assembled
 # from the module's pioasm text with adafruit_pioasm through to_rp2() (the list the
 # board gives rp2.StateMachine) and run at the pin level in pioemu (rp2040-pio-emulator):
 #   TX: the waveform of known frames decoded cycle by cycle (start bit, 8 data bits LSB
@@ -31,7 +31,7 @@ from adafruit_pioasm import Program
 from pioemu import State, emulate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location("pio9", os.path.join(ROOT, "boards", "pico_w", "pio9.py"))
+_spec = importlib.util.spec_from_file_location("pio9", os.path.join(ROOT, "boards", "pico_w", "ucm_pio9.py"))
 pio9 = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(pio9)
 
@@ -531,7 +531,7 @@ for (const [dest, src] of %(files)s) mp.FS.writeFile(dest, fs.readFileSync(src))
 mp.runPython(`
 import sys
 sys.path.append("/lib")
-import pio9
+import ucm_pio9 as pio9
 for p in (pio9.to_rp2(pio9.TX_PIO, pio9.OUT_HIGH, pio9.OUT_HIGH, pio9.OUT_LOW), pio9.to_rp2(pio9.RX_PIO)):
     print(repr([list(p[0])] + p[1:]))
 print(sys.implementation.name)
@@ -551,7 +551,7 @@ def test_micropython_assembles_the_same_lists():
 
     files = [
         ["/lib/adafruit_pioasm.py", adafruit_pioasm.__file__],
-        ["/lib/pio9.py", os.path.join(ROOT, "boards", "pico_w", "pio9.py")],
+        ["/lib/ucm_pio9.py", os.path.join(ROOT, "boards", "pico_w", "ucm_pio9.py")],
         ["/lib/ucm/__init__.py", os.path.join(ROOT, "lib", "ucm", "__init__.py")],
         ["/lib/ucm/clock.py", os.path.join(ROOT, "lib", "ucm", "clock.py")],
     ]

@@ -25,7 +25,7 @@ def test_every_deployed_module_is_in_exactly_one_group():
     assert len(names) == len(deployed)
     g = dict(groups)
     assert "cta2045" in g["codec"] and "ucm.engine" in g["engine"] and "microdot" in g["Microdot"]
-    assert "api" in g["API"] and "board" in g["board"] and g["the rest"][-1] == "ucm_main"
+    assert "ucm_api" in g["API"] and "ucm_board" in g["board"] and g["the rest"][-1] == "ucm_main"
     assert g["codec"][0] == "cta2045"  # a package before its modules
     assert [n for n, _ in groups] == [n for n in ram.GROUP_ORDER if n in g]
 

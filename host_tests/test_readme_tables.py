@@ -1,5 +1,5 @@
 # The README's config and engine-settings tables against the code's range tables
-# (firmware/config.py KEYS and DEFAULTS, lib/ucm/settings.py): every key is in the
+# (firmware/ucm_config.py KEYS and DEFAULTS, lib/ucm/settings.py): every key is in the
 # README with its default and the range the firmware enforces, so the documentation
 # cannot drift from what PUT /api/config accepts.
 
@@ -10,9 +10,9 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(ROOT, "firmware"), os.path.join(ROOT, "lib")]
 
-import config  # noqa: E402
+import ucm_config as config  # noqa: E402
 import checks  # noqa: E402
-import config_check  # noqa: E402
+import ucm_config_check as config_check  # noqa: E402
 from ucm.limits import RANGES  # noqa: E402
 from ucm.settings import Settings  # noqa: E402
 

@@ -36,8 +36,8 @@ def pico(tree):
         p.raw()
         free_boot = p.eval("__import__('gc').mem_free()")
         files = p.put_tree(tree)
-        assert p.eval("__import__('os').stat('/lib/rs485.mpy')[6]") == os.path.getsize(
-            os.path.join(tree, "lib", "rs485.mpy")
+        assert p.eval("__import__('os').stat('/lib/ucm_rs485.mpy')[6]") == os.path.getsize(
+            os.path.join(tree, "lib", "ucm_rs485.mpy")
         )
         p.free_boot = free_boot
         p.files = files
@@ -52,12 +52,13 @@ def soft_reset(p):
     p.run(ms=2000, until=b"raw REPL; CTRL-B to exit\r\n>")
 
 
-# --- boards/common/rs485.py on machine.UART(0) + DE ------------------------------------------
+# --- boards/common/ucm_rs485.py on machine.UART(0) + DE ------------------------------------------
 
 
 RS485_SETUP = """
-import asyncio, device
-from rs485 import Rs485Port
+import asyncio
+import ucm_device as device
+from ucm_rs485 import Rs485Port
 pins = {"uart": 0, "tx": 0, "rx": 1, "de": 2}
 port = Rs485Port(device.uart(pins), device.de_pin(pins), 19200)
 """
@@ -116,7 +117,7 @@ print(got.hex(), port.rx_bytes)
     assert int(out[1]) == len(data)
 
 
-# --- boards/pico_w/pio9.py: the 9-bit bus on PIO0 ------------------------------------------------
+# --- boards/pico_w/ucm_pio9.py: the 9-bit bus on PIO0 ------------------------------------------------
 
 from ninebit_vectors import ORDER, golden  # noqa: E402
 
@@ -160,7 +161,7 @@ def rx():
     label("good")
     in_(x, 1)
     wrap()
-import pio9
+import ucm_pio9 as pio9
 def same(a, b):
     return [list(a[0]) == list(b[0])] + [x == y for x, y in zip(a[1:], b[1:])] + [len(a) == len(b)]
 print(json.dumps([same(pio9.to_rp2(pio9.TX_PIO, 3, 3, 2), tx), same(pio9.to_rp2(pio9.RX_PIO), rx),
@@ -179,7 +180,7 @@ def test_pio9_programs_match_the_boards_own_assembler(pico):
 def test_pio9_sends_the_dhpst_frames_with_the_9th_bit_and_de(pico):
     soft_reset(pico)
     pico.watch(TX, DE)
-    pico.exec("import asyncio\nfrom pio9 import Pio9Port\nport = Pio9Port()")
+    pico.exec("import asyncio\nfrom ucm_pio9 import Pio9Port\nport = Pio9Port()")
     t0 = pico.t
     frames = [golden(n) for n in ORDER]
     for f in frames:
@@ -212,7 +213,7 @@ def test_pio9_receives_frames_through_the_dma_ring_into_the_reader(pico):
     soft_reset(pico)
     pico.exec("""
 import asyncio, array, json
-from pio9 import Pio9Port
+from ucm_pio9 import Pio9Port
 from ninebit.reader import Reader
 frames = []
 reader = Reader(on_frame=lambda f, now: frames.append(f))
@@ -386,8 +387,8 @@ def stop_firmware(p):
     p.type(b"\x03")
     p.finish(ms=3000)
     return p.eval(
-        "{'status': __import__('board').system.status(), 'state': __import__('board').system.ucm.engine.state,"
-        " 'bus': __import__('board').system.bus, 'mem_free': __import__('gc').mem_free()}"
+        "{'status': __import__('ucm_board').system.status(), 'state': __import__('ucm_board').system.ucm.engine.state,"
+        " 'bus': __import__('ucm_board').system.bus, 'mem_free': __import__('gc').mem_free()}"
     )
 
 
@@ -455,7 +456,7 @@ def test_firmware_ninebit_personalities_decode_the_bus(pico, bus):
     feeds0 = pico.feeds
     sent = drive_ninebit_rounds(pico, 6000)
     st = stop_firmware(pico)
-    nb = pico.eval("__import__('board').system.ninebit.status()")
+    nb = pico.eval("__import__('ucm_board').system.ninebit.status()")
     log = pico.console.decode("utf-8", "replace")
     want = "ninebit" if bus == "ninebit" else "ninebit-listen"
     assert st["bus"]["active"] == want, (st["bus"], log[-1500:])

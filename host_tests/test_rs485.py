@@ -1,4 +1,4 @@
-# The RS-485 UART port of the device boards (boards/common/rs485.py) against the
+# The RS-485 UART port of the device boards (boards/common/ucm_rs485.py) against the
 # stand-in UART, which records the DE pin's level at every byte it puts on the wire and
 # when each stop bit ends: DE high before the first start bit, through every byte, and
 # low only after the last stop bit, on a port whose flush() waits for the stop bit
@@ -11,8 +11,8 @@ import pytest
 import devboard  # noqa: F401  (the stand-ins: machine first)
 from devboard import machine
 
-import rs485
-import device
+import ucm_rs485 as rs485
+import ucm_device as device
 
 
 @pytest.fixture(autouse=True)

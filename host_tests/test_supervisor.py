@@ -1,4 +1,4 @@
-# firmware/supervisor.py on a fake clock: the watchdog is fed only while every watched
+# firmware/ucm_supervisor.py on a fake clock: the watchdog is fed only while every watched
 # task moves; a stalled task is restarted once and counts as stalled until it moves at
 # two checks in a row; a task that raises or returns is restarted and counted; a fatal
 # task's exception ends run().
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 import devboard  # noqa: F401  (firmware/ on the path)
-import supervisor
+import ucm_supervisor as supervisor
 
 
 class Clock:

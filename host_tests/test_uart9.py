@@ -1,4 +1,4 @@
-# The 9-bit bus on the ESP32 (boards/esp32/uart9.py) against the stand-in UART: the
+# The 9-bit bus on the ESP32 (boards/esp32/ucm_uart9.py) against the stand-in UART: the
 # parity bit of every byte sent equals its 9th bit (1 on the first byte only), DE covers
 # the frame and drops after the last stop bit; and the esp32 board's firmware in the
 # ninebit personalities: plain-mode frames in the API, sending only checksum-valid frames,
@@ -11,7 +11,7 @@ import devboard
 from devboard import machine
 
 devboard.board("esp32")  # boards/esp32 on the module path
-import uart9  # noqa: E402
+import ucm_uart9 as uart9  # noqa: E402
 from ninebit.frame import block, encode  # noqa: E402
 from test_firmware import TOKEN, Unit, device, run, write_config  # noqa: E402, F401  (the fixture)
 from checks import rows  # noqa: E402
@@ -110,7 +110,7 @@ def test_esp32_board_sends_in_the_ninebit_personality(device):
 def _pico_9bit(u):
     # the pico_w's 9-bit port and its receive DMA channel (stand-in rp2)
     import rp2
-    import pio9
+    import ucm_pio9 as pio9
 
     port = u.system.ninebit.port
     assert isinstance(port, pio9.Pio9Port)

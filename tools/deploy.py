@@ -148,8 +148,8 @@ def check_board(board):
         if board in NOT_DEVICE_BOARDS:
             raise DeployError("boards/%s is not a device board: BOARD= one of %s" % (board, ", ".join(known)))
         raise DeployError("no such board: %s (known boards: %s)" % (board, ", ".join(known) or "none under boards/"))
-    if not os.path.isfile(os.path.join(BOARDS_DIR, board, "board.py")):
-        raise DeployError("boards/%s has no board.py" % board)
+    if not os.path.isfile(os.path.join(BOARDS_DIR, board, "ucm_board.py")):
+        raise DeployError("boards/%s has no ucm_board.py" % board)
 
 
 def files(board, page=True, host=False, microdot=None):
@@ -558,8 +558,34 @@ except OSError:
 os.rename('/main.py', '%s')
 """ % (PARKED_MAIN, PARKED_MAIN)
 
+# The board modules of releases before 0.3.0, when they were not named ucm_*: their .mpy
+# files are removed by a deploy (a user's .py of the same name is left alone)
+FORMER = (
+    "api",
+    "api_admin",
+    "api_cmd",
+    "api_more",
+    "api_ninebit",
+    "api_read",
+    "board",
+    "compose",
+    "config",
+    "config_check",
+    "device",
+    "heap",
+    "metrics",
+    "ninebit_bus",
+    "pio9",
+    "rs485",
+    "supervisor",
+    "system",
+    "uart9",
+    "wifi",
+)
+
 # Runs before the copy: makes the folders, removes the files of our packages that are no
-# longer deployed and any .py that would shadow one of our .mpy modules.
+# longer deployed, any .py that would shadow one of our .mpy modules, and the modules of
+# earlier releases (FORMER).
 PREPARE = """import os
 def _rm(p):
  try:
@@ -578,6 +604,8 @@ for d in K:
    _rm(d + '/' + n)
 for n in %(flat)r:
  _rm('/lib/' + n + '.py')
+for n in %(former)r:
+ _rm('/lib/' + n + '.mpy')
 _rm('%(parked)s')
 """
 
@@ -689,7 +717,7 @@ def prepare_code(items):
         elif d == "/lib":
             flat.append(name.rsplit(".", 1)[0])
     keep = {d: tuple(sorted(v)) for d, v in sorted(keep.items())}
-    return PREPARE % {"dirs": tuple(dirs), "keep": keep, "flat": tuple(flat), "parked": PARKED_MAIN}
+    return PREPARE % {"dirs": tuple(dirs), "keep": keep, "flat": tuple(flat), "former": FORMER, "parked": PARKED_MAIN}
 
 
 def copy_args(items, out, config_file=None):

@@ -89,11 +89,11 @@ def group_of(item):
         return "codec"
     if n.startswith("lib/ucm/"):
         return "engine"
-    if n.startswith("lib/ninebit/") or n == "firmware/ninebit_bus.py":
+    if n.startswith("lib/ninebit/") or n == "firmware/ucm_ninebit_bus.py":
         return "ninebit"
     if item.group == "microdot":
         return "Microdot"
-    if n.startswith("firmware/api") or n == "firmware/metrics.py":
+    if n.startswith("firmware/ucm_api") or n == "firmware/ucm_metrics.py":
         return "API"
     if n.startswith("boards/"):
         return "board"

@@ -1,4 +1,4 @@
-# The range table of every config key and engine setting (firmware/config.py KEYS,
+# The range table of every config key and engine setting (firmware/ucm_config.py KEYS,
 # lib/ucm/settings.py RANGES), swept key by key: just outside each end is
 # refused with the key's name and its range, each end itself is taken, a wrong type is
 # refused, and a refused change leaves the config as it was. Runs under CPython and
@@ -8,8 +8,8 @@ import json
 
 from checks import raises, rows
 
-import config
-import config_check
+import ucm_config as config
+import ucm_config_check as config_check
 from ucm.limits import RANGES, check
 from ucm.settings import Settings
 

@@ -11,10 +11,10 @@ from checks import raises
 
 MICROPYTHON = sys.implementation.name == "micropython"
 
-import config  # noqa: E402
-import metrics  # noqa: E402
-import rs485  # noqa: E402
-import supervisor  # noqa: E402
+import ucm_config as config  # noqa: E402
+import ucm_metrics as metrics  # noqa: E402
+import ucm_rs485 as rs485  # noqa: E402
+import ucm_supervisor as supervisor  # noqa: E402
 
 if MICROPYTHON:
     _DIR = "/"
@@ -151,7 +151,7 @@ def test_config_http_clients_in_range_is_taken():
 
 
 def test_heap_figures_and_low_water_mark():
-    import heap
+    import ucm_heap as heap
 
     st = heap.status()
     if st["mem_free"] is None:  # CPython: no heap counters

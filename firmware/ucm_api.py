@@ -10,7 +10,7 @@ import asyncio
 import json
 import os
 
-import heap
+import ucm_heap as heap
 from microdot import Microdot, Request, Response
 from ucm.clock import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
@@ -452,44 +452,44 @@ def _system(app):
 # bound method does not count as a coroutine function.
 
 
-# "METHOD path" -> ("module.function", its argument): the route modules, by job, each
-# imported on its first request: api_read (the heater's and the board's state),
-# api_cmd (commands), api_admin (configuration, restart, set-up), api_ninebit (the 9-bit
-# bus). POST /api/dr/<name> goes to api_cmd.dr. Microdot sees one catch-all route (each
+# "METHOD path" -> ("job.function", its argument): the route modules ucm_api_<job>, by
+# job, each imported on its first request: read (the heater's and the board's state),
+# cmd (commands), admin (configuration, restart, set-up), ninebit (the 9-bit bus).
+# POST /api/dr/<name> goes to ucm_api_cmd.dr. Microdot sees one catch-all route (each
 # of its routes costs heap; its mount() would add one per route), and _endpoint
 # dispatches.
 _IMPL = {
-    "GET /": ("api_read.index", None),
-    "GET /api/status": ("api_read.status", None),
-    "GET /api/sgd/info": ("api_read.cached", ("info", "refresh_info")),
-    "GET /api/sgd/energy": ("api_read.cached", ("energy", "refresh_energy")),
-    "GET /api/sgd/setpoint": ("api_cmd.get_setpoint", None),
-    "PUT /api/sgd/setpoint": ("api_cmd.put_setpoint", None),
-    "GET /api/log": ("api_read.frames", None),
-    "GET /metrics": ("api_read.metrics", None),
-    "GET /api/config": ("api_read.get_config", None),
-    "PUT /api/config": ("api_admin.put_config", None),
-    "POST /api/restart": ("api_admin.restart", None),
-    "GET /setup": ("api_admin.setup_page", None),
-    "POST /api/setup": ("api_admin.setup", None),
-    "GET /api/ninebit/frames": ("api_ninebit.frames", None),
-    "GET /api/ninebit/params": ("api_ninebit.params", None),
-    "POST /api/ninebit/send": ("api_ninebit.send", None),
+    "GET /": ("read.index", None),
+    "GET /api/status": ("read.status", None),
+    "GET /api/sgd/info": ("read.cached", ("info", "refresh_info")),
+    "GET /api/sgd/energy": ("read.cached", ("energy", "refresh_energy")),
+    "GET /api/sgd/setpoint": ("cmd.get_setpoint", None),
+    "PUT /api/sgd/setpoint": ("cmd.put_setpoint", None),
+    "GET /api/log": ("read.frames", None),
+    "GET /metrics": ("read.metrics", None),
+    "GET /api/config": ("read.get_config", None),
+    "PUT /api/config": ("admin.put_config", None),
+    "POST /api/restart": ("admin.restart", None),
+    "GET /setup": ("admin.setup_page", None),
+    "POST /api/setup": ("admin.setup", None),
+    "GET /api/ninebit/frames": ("ninebit.frames", None),
+    "GET /api/ninebit/params": ("ninebit.params", None),
+    "POST /api/ninebit/send": ("ninebit.send", None),
 }
 _DR_PREFIX = "/api/dr/"
 _METHODS = ("GET", "POST", "PUT")  # of the catch-all route (HEAD is GET's)
 
 
 def _loaded(ref):
-    # "module.function" -> the function, its module imported on first use
+    # "read.function" -> the function of ucm_api_read, the module imported on first use
     mod, _, name = ref.partition(".")
-    return getattr(__import__(mod), name)
+    return getattr(__import__("ucm_api_" + mod), name)
 
 
 def _methods(path):
     """The methods a path has (for 405 and OPTIONS); [] for a path that does not exist."""
     if path.startswith(_DR_PREFIX):
-        return ["POST"] if _loaded("api_cmd.exists")(path[len(_DR_PREFIX) :]) else []
+        return ["POST"] if _loaded("cmd.exists")(path[len(_DR_PREFIX) :]) else []
     return [k.partition(" ")[0] for k in _IMPL if k.partition(" ")[2] == path]
 
 
@@ -511,8 +511,8 @@ async def _endpoint(req, path=None):
         hit = _IMPL.get(method + " " + req.path)
         if hit is None and method == "POST" and req.path.startswith(_DR_PREFIX):
             name = req.path[len(_DR_PREFIX) :]
-            if _loaded("api_cmd.exists")(name):
-                hit = ("api_cmd.dr", name)
+            if _loaded("cmd.exists")(name):
+                hit = ("cmd.dr", name)
         if hit is None:
             return await (_on_405(req) if _methods(req.path) else _on_404(req))
         impl, arg = hit

@@ -1,13 +1,13 @@
 # What the MicroPython device boards (pico_w, esp32) share: the RS-485 port from a pin
 # map, the status LED, watchdog, reset cause, wall-clock time from NTP, free RAM. A
-# board module sets its pin map and quirks and re-exports these (boards/<name>/board.py).
+# board module sets its pin map and quirks and re-exports these (boards/<name>/ucm_board.py).
 
 import time
 
 import machine
 from cta2045.basic import EPOCH_2000
 
-from rs485 import RX_BUFFER, Rs485Port
+from ucm_rs485 import RX_BUFFER, Rs485Port
 
 # machine.reset_cause() values -> names (the constants differ per port)
 _CAUSES = ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET")

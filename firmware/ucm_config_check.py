@@ -1,6 +1,6 @@
 # The range of every config key, and the checks that use it: a change (PUT /api/config,
 # the set-up form, the host board's options) is checked as a whole, a saved file key by
-# key. Imported only while a config is checked (firmware/config.py), then dropped from
+# key. Imported only while a config is checked (firmware/ucm_config.py), then dropped from
 # the heap (heap.drop): nothing keeps a reference to it.
 
 from ucm.limits import check as setting, outside

@@ -1,17 +1,17 @@
-# The API's administration routes, loaded on their first request (firmware/api.py names
+# The API's administration routes, loaded on their first request (firmware/ucm_api.py names
 # them in its route table): the configuration changes, restart, the set-up page and
 # form of the access point, and the endpoint index served at / when the board has no web
 # page. Kept out of the other modules so that their code is not on the heap of a board
 # that never uses them.
 
-from api import _Bad, _body, _json, _system
-from api_cmd import DR
+from ucm_api import _Bad, _body, _json, _system
+from ucm_api_cmd import DR
 from microdot import Response
 
 
 def index_page():
     """The endpoint list (GET / on a board without its web page), from the route table."""
-    import api
+    import ucm_api as api
 
     routes = sorted(api._IMPL) + ["POST /api/dr/" + d for d in DR]
     return "<!doctype html><title>CTA-2045 UCM</title><pre>%s</pre>" % "\n".join(routes)

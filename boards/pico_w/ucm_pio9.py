@@ -15,7 +15,7 @@
 # into a ring in RAM, also while the CPU is busy (GC, a long handler, a flash write).
 # The ring holds 512 symbols: at 19200 baud (1745 characters/s) it covers a stall of
 # the loop of 293 ms; a longer one overwrites the oldest symbols (counted in overruns).
-# Port contract (firmware/ninebit_bus.py): async recv_symbols(buf), async write_frame(frame).
+# Port contract (firmware/ucm_ninebit_bus.py): async recv_symbols(buf), async write_frame(frame).
 
 import array
 

@@ -5,7 +5,7 @@
 
 import asyncio
 
-import heap
+import ucm_heap as heap
 from ucm import __version__ as VERSION
 
 
@@ -44,7 +44,7 @@ class System:
         try:
             return self._change(app, changes, fail)
         finally:
-            heap.drop("config_check", "ucm.limits")  # the checks: off the heap again
+            heap.drop("ucm_config_check", "ucm.limits")  # the checks: off the heap again
 
     def _change(self, app, changes, fail):
         c = self.config
@@ -60,7 +60,7 @@ class System:
                 saved = True
             except OSError as e:
                 self.log("config: cannot save %s: %s" % (c.path, e))
-        from config import LIVE
+        from ucm_config import LIVE
 
         later = [k for k in changed if k not in LIVE]
         if "settings" in changed:

@@ -2,8 +2,8 @@
 # /api/ninebit/send), loaded on their first request; they answer 409 unless a 9-bit
 # personality is active.
 
-from api import _Bad, _body, _json
-from api_read import _count
+from ucm_api import _Bad, _body, _json
+from ucm_api_read import _count
 
 
 def _ninebit(app):

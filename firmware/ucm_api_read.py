@@ -1,8 +1,8 @@
-# The API's read routes (firmware/api.py routes them here, imported on the first GET):
+# The API's read routes (firmware/ucm_api.py routes them here, imported on the first GET):
 # the web page, the engine's status, the cached SGD data (with ?refresh=1), the frame
 # log, the metrics and the configuration. Each is impl(app, req, arg) -> Response.
 
-from api import _Bad, _json, _system
+from ucm_api import _Bad, _json, _system
 from microdot import Response
 
 
@@ -18,7 +18,7 @@ async def index(app, req, arg):
             app.log("api: no page %s" % f)
     page = app.page
     if page is None:
-        import api_admin
+        import ucm_api_admin as api_admin
 
         page = api_admin.index_page()
     return Response(page, 200, {"Content-Type": "text/html; charset=UTF-8"})
@@ -36,7 +36,7 @@ async def status(app, req, arg):
 
 
 async def metrics(app, req, arg):
-    import metrics as m
+    import ucm_metrics as m
 
     return Response(
         m.lines(app.ucm.status(), app.system.status() if app.system else None),

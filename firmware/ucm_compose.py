@@ -3,7 +3,7 @@
 # Imported once; main.py drops it from sys.modules when build() returns, so none of
 # this code stays on the heap: nothing that runs afterwards may be defined here.
 
-import system
+import ucm_system as system
 
 SEND_WARNING = (
     "sending on the 9-bit bus is on: the write protocol is not public, and frames sent "
@@ -19,12 +19,12 @@ def _pins(board, cfg):
 
 async def build(board, config, host="0.0.0.0", quiet=True, log=print, page=None):
     """Compose everything: (supervisor, watchdog or None), ready for supervisor.run.
-    config: a Config (firmware/config.py) already loaded."""
+    config: a Config (firmware/ucm_config.py) already loaded."""
     from ucm.runner import Ucm
     from ucm.settings import Settings
 
-    import api
-    from supervisor import Supervisor
+    import ucm_api as api
+    from ucm_supervisor import Supervisor
 
     cfg = config.data
     device = hasattr(board, "PINS")
@@ -51,7 +51,7 @@ async def build(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
     ucm = Ucm(port, Settings(**cfg["settings"]), board.unix_time, None if quiet else getattr(board, "trace_line", None))
     wifi = None
     if hasattr(board, "network"):
-        from wifi import Wifi
+        from ucm_wifi import Wifi
 
         ucm.set_upstream(False)  # "lost" until the network is joined
         wifi = Wifi(board.network(), cfg, ucm.set_upstream, log, board.ntp_sync)
@@ -93,7 +93,7 @@ async def _choose_bus(board, cfg, pins, log, wdt=None):
         if not can9:
             active, why = "cta2045", "this board has no 9-bit port"
         else:
-            from ninebit_bus import detect
+            from ucm_ninebit_bus import detect
 
             p9 = board.open_ninebit(cfg, pins)
             found, why = await detect(p9, cfg["bus_detect_s"], feed=wdt.feed if wdt else None)
@@ -107,7 +107,7 @@ async def _choose_bus(board, cfg, pins, log, wdt=None):
     log("ucm: bus %s (%s: %s)" % (active, setting, why))
     if active == "cta2045":
         return bus, None
-    from ninebit_bus import NineBitBus
+    from ucm_ninebit_bus import NineBitBus
 
     nb = NineBitBus(board.open_ninebit(cfg, pins), transmit=active == "ninebit", gap_ms=cfg["ninebit_gap_ms"])
     if active == "ninebit":
@@ -120,6 +120,6 @@ def prepare(board, argv=None):
     host board, from the config file on a device. ValueError for bad options."""
     if hasattr(board, "prepare"):  # the host board: from its command line
         return board.prepare(argv)
-    from config import Config
+    from ucm_config import Config
 
     return Config(board.CONFIG_PATH, board.DEFAULTS).load(), "0.0.0.0", True, board.PAGE

@@ -128,7 +128,7 @@ def unix_time():
 def prepare(argv=None):
     """(config, HTTP host, quiet, page file) for main(), from the command line: a Config
     without a file. ValueError for bad options."""
-    from config import Config
+    from ucm_config import Config
 
     o = options(argv)
     c = Config(None)

@@ -3,8 +3,8 @@
 # UART0 is the USB REPL; UART1's default pins are the SPI flash's, hence UART2.
 # Any pin can be moved with "pins" in the config file (ucm.json).
 
-from device import Led, feed_forever, network, ntp_sync, reset, reset_cause, unix_time, watchdog  # noqa: F401
-import device
+from ucm_device import Led, feed_forever, network, ntp_sync, reset, reset_cause, unix_time, watchdog  # noqa: F401
+import ucm_device as device
 
 NAME = "esp32"
 PINS = {"uart": 2, "tx": 17, "rx": 16, "de": 4, "led": 2}
@@ -23,7 +23,7 @@ def open_port(cfg, pins=None):
 def open_ninebit(cfg, pins=None):
     """The 9-bit bus: 8 data bits + even parity frames its 11-bit characters; no 9th
     bit on receive, parity chosen per byte on send (uart9.py). Needs a DE pin."""
-    from uart9 import Uart9Port
+    from ucm_uart9 import Uart9Port
 
     pins = pins or PINS
     return Uart9Port(device.uart(pins, parity=0), device.de_pin(pins))

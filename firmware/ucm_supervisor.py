@@ -8,7 +8,7 @@
 
 import asyncio
 
-import heap
+import ucm_heap as heap
 
 from ucm.clock import sleep_ms, ticks_diff, ticks_ms
 
@@ -118,7 +118,7 @@ class Supervisor:
         while True:
             if self.error is not None:
                 raise self.error
-            heap.sample()  # the low-water mark (firmware/heap.py)
+            heap.sample()  # the low-water mark (firmware/ucm_heap.py)
             if not self.check() and wdt is not None:
                 wdt.feed()
                 self.fed += 1

@@ -9,10 +9,10 @@
 #     transmitter to finish, so each change (wherever the next byte needs the other
 #     parity: about every other byte) leaves a gap between characters. A receiver that
 #     times frames by gaps may split them; the bus's own framing is by the 9th bit.
-# Port contract (firmware/ninebit_bus.py): async recv_into(buf), async write_frame(frame).
+# Port contract (firmware/ucm_ninebit_bus.py): async recv_into(buf), async write_frame(frame).
 
 from ninebit.frame import parity_for
-from rs485 import stream
+from ucm_rs485 import stream
 from ucm.clock import sleep_us
 
 CHAR_BITS = 11

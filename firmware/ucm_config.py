@@ -87,7 +87,7 @@ class Config:
             if type(d) is not dict:
                 self.error = "%s is not a JSON object: using the defaults" % path
                 return self
-            from config_check import usable
+            from ucm_config_check import usable
 
             bad = []
             _merge(self.data, usable(d, self.base, bad), self.base)
@@ -103,7 +103,7 @@ class Config:
         pins and settings are replaced whole). Raises ValueError("key: why") and changes
         nothing when any part is invalid. Returns the top-level keys that
         changed value."""
-        from config_check import check
+        from ucm_config_check import check
 
         check(changes, self.base)
         new = _copy(self.data)

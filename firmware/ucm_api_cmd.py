@@ -1,9 +1,9 @@
-# The API's commands, loaded on the first one (firmware/api.py routes them here). A
+# The API's commands, loaded on the first one (firmware/ucm_api.py routes them here). A
 # command's JSON body goes to the engine as it is: ucm.commands checks it (a ValueError
 # naming the field, answered 400), the same check as for every other entry point. A
 # board whose web page is only watched never has this code on its heap.
 
-from api import _body
+from ucm_api import _body
 
 # POST /api/dr/<name>: the commands of ucm.commands that start or end a DR event
 DR = (
