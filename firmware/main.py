@@ -1,4 +1,4 @@
-# The device application: composes the firmware (compose.py) and runs it on one asyncio
+# The device application: composes the firmware (ucm_compose.py) and runs it on one asyncio
 # loop under a supervisor that restarts any task that fails and feeds the watchdog only
 # while they all work. It never exits on its own.
 #   On a board: deployed as ucm_main (make deploy); /main.py calls main().

@@ -36,7 +36,7 @@ DEFAULTS = {
 SECRETS = (("wifi", "password"), ("ap", "password"), (None, "token"))
 # Keys applied without a restart; any other change takes effect after one (and the
 # engine settings named in ucm.settings.Settings._RESTART). Each key's range is in
-# config_check.py, imported only while a config is checked.
+# ucm_config_check.py, imported only while a config is checked.
 LIVE = ("settings", "token")
 
 

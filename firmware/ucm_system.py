@@ -1,6 +1,6 @@
 # The running firmware's own objects (resident after start-up): System, the firmware's side of
 # the API (status, config changes, restarts), the status LED task, and the coroutine factories
-# the supervisor restarts. Everything that is needed only to start is in compose.py, which is
+# the supervisor restarts. Everything that is needed only to start is in ucm_compose.py, which is
 # dropped from the heap once composed.
 
 import asyncio
