@@ -40,7 +40,6 @@ import encoder  # noqa: E402
 
 # The encode side: tools/encoder.py (every kind from the codec's tables)
 KINDS = encoder.KINDS
-basic_opcodes = encoder.basic_opcodes
 
 PROG = "decode.py"
 CHUNK = 65536
@@ -188,7 +187,7 @@ def _decode_parser():
     )
     p.add_argument(
         "--max-payload",
-        type=encoder._int_type(2, LEN_MASK, "--max-payload"),
+        type=encoder.int_type(2, LEN_MASK, "--max-payload"),
         default=256,
         metavar="N",
         help="largest payload accepted as a frame; longer declared lengths are reported as oversize (default 256)",

@@ -49,7 +49,9 @@ def basic_opcodes():
 # --- option value types (argparse types: their __name__ is the option in messages) ----------
 
 
-def _int_type(lo, hi, what="value"):
+def int_type(lo, hi, what="value"):
+    """An argparse type: an integer lo..hi (0x.. allowed); `what` names it in errors."""
+
     def conv(text):
         try:
             v = int(text, 0)
@@ -73,7 +75,7 @@ def _enum_type(table, lo=0, hi=255, what="value"):
     if not isinstance(table, dict):
         table = {n: i for i, n in enumerate(table)}
     lookup = {_norm(n): v for n, v in table.items()}
-    as_int = _int_type(lo, hi, what)
+    as_int = int_type(lo, hi, what)
 
     def conv(text):
         if _norm(text) in lookup:
@@ -173,7 +175,7 @@ def _weekday(text):
     for i, d in enumerate(WEEKDAYS):
         if t == d or t == d[:3]:
             return i
-    return _int_type(0, 6, "--weekday")(text)
+    return int_type(0, 6, "--weekday")(text)
 
 
 _weekday.__name__ = "--weekday"
@@ -249,11 +251,10 @@ class Field:
     def add(self, p, required=False):
         if self.table is not None:
             kind = _enum_type(self.table, self.lo, self.hi, self.options[0])
-            names_ = self.table if isinstance(self.table, dict) else self.table
             meta = "NAME|N"
-            text = self.help or "%s (or %d..%d)" % (" | ".join(names_), self.lo, self.hi)
+            text = self.help or "%s (or %d..%d)" % (" | ".join(self.table), self.lo, self.hi)
         else:
-            kind = _int_type(self.lo, self.hi, self.options[0])
+            kind = int_type(self.lo, self.hi, self.options[0])
             meta = "N"
             text = self.help or "%d..%d" % (self.lo, self.hi)
         if self.default is not None:
@@ -315,7 +316,7 @@ class Duration(Field):
             "2*n*n <= SECONDS, rounded down. Omitted: 0x00 = unknown",
         )  # fmt: skip
         g.add_argument(
-            "--duration-code", type=_int_type(0, 255, "--duration-code"), metavar="BYTE",
+            "--duration-code", type=int_type(0, 255, "--duration-code"), metavar="BYTE",
             help="raw duration byte 0..255",
         )  # fmt: skip
 
@@ -390,7 +391,7 @@ class TimeSync(Field):
         p.add_argument(
             "--weekday", type=_weekday, metavar="DAY", help="0..6 with 0 = Sunday, or a day name (sunday, mon, ...)"
         )
-        p.add_argument("--hour", type=_int_type(0, 23, "--hour"), metavar="H", help="0..23")
+        p.add_argument("--hour", type=int_type(0, 23, "--hour"), metavar="H", help="0..23")
         p.add_argument("--now", action="store_true", help="use the local weekday and hour of this computer")
 
     def given(self, a):
@@ -434,10 +435,10 @@ class PayloadCode(Field):
     def add(self, p, required=False):
         g = p.add_mutually_exclusive_group(required=True)
         g.add_argument(
-            "--code", type=_int_type(0, 255, "--code"), metavar="N", help="payload code 0..13 (5 = 64 bytes, 7 = 256)"
+            "--code", type=int_type(0, 255, "--code"), metavar="N", help="payload code 0..13 (5 = 64 bytes, 7 = 256)"
         )
         g.add_argument(
-            "--bytes", type=_int_type(0, LEN_MASK, "--bytes"), metavar="B",
+            "--bytes", type=int_type(0, LEN_MASK, "--bytes"), metavar="B",
             help="payload size, one of %s" % ", ".join(str(b) for b in MAX_PAYLOAD),
         )  # fmt: skip
 
@@ -512,7 +513,7 @@ class Amount(Field):
     possible)."""
 
     def add(self, p, required=False):
-        as_int = _int_type(self.lo, self.hi, self.options[0])
+        as_int = int_type(self.lo, self.hi, self.options[0])
 
         def conv(text):
             return self.hi if text.strip().lower() == "max" else as_int(text)

@@ -10,7 +10,6 @@ from cta2045.frame import (
     MT_DATALINK,
     MT_INTERMEDIATE,
     build,
-    max_payload,
 )
 from cta2045.message import INTERMEDIATE, encode
 
@@ -60,7 +59,6 @@ INTERMEDIATE_OPS = {(k >> 8, k & 0xFF): FEATURE_OF[e[0]] for k, e in INTERMEDIAT
 DEVICE_TYPE_HPWH = 3  # water heater, heat pump (PROTOCOL.md section 4.2)
 CAP_ALU = 1 << 6  # capability bit 6: Advanced Load Up
 EPOCH_2000 = basic.EPOCH_2000
-MAX_PAYLOAD = [b for b in map(max_payload, range(256)) if b]  # bytes by code (codes are 0..N)
 
 # The SGD's own requests: kind -> frame (PROTOCOL.md sections 2.5, 2.6, 2.7, 4.4).
 DISCOVERY = ("mtsq_basic", "mtsq_intermediate", "mtsq_data_link", "max_payload_query")

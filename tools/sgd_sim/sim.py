@@ -6,15 +6,9 @@ import math
 import random
 from collections import Counter
 
-from cta2045.frame import (
-    FrameReader,
-)
+from cta2045.frame import FrameReader, max_payload
 
-from sgd_sim.common import (
-    FEATURES,
-    MAX_PAYLOAD,
-    SETTINGS,
-)
+from sgd_sim.common import FEATURES, SETTINGS
 from sgd_sim.faults import Faults
 from sgd_sim.heater import Heater
 from sgd_sim.link import Link
@@ -43,7 +37,9 @@ class SgdSim(Link, Heater, Faults):
         bad = self.features - set(FEATURES)
         if bad:
             raise ValueError("unknown features: " + ",".join(sorted(bad)))
-        if not 0 <= self.max_payload_code < len(MAX_PAYLOAD):
+        code = self.max_payload_code
+        size = max_payload(code) if isinstance(code, int) and code >= 0 else None
+        if size is None:
             raise ValueError("max_payload_code out of 0..13")
         self.seed = seed
         self.trace = trace
@@ -66,7 +62,7 @@ class SgdSim(Link, Heater, Faults):
         self._corrupt = 0
         self._silent_until = None  # ms, math.inf (forever) or None
         self._reboot_up = None
-        self.reader = FrameReader(self._on_event, max_payload=MAX_PAYLOAD[self.max_payload_code])
+        self.reader = FrameReader(self._on_event, max_payload=size)
         # tank model
         self._wh_per_f = self.capacity_wh / (self.setpoint_f - self.inlet_f)
         self.stored_wh = float(self.capacity_wh - self.initial_take_wh)
