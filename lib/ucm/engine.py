@@ -301,8 +301,9 @@ class Engine:
             self.link.respond(f, s.max_payload_reply_ms, "max_payload")
             return 0
         if n == "max_payload":  # only as the answer to our 0x18: one stray frame sets no limit
-            if solicited and max_payload(op2):
-                self.link.peer_max = max_payload(op2)
+            size = max_payload(op2)
+            if solicited and size:
+                self.link.peer_max = size
             return 0
         if n == "bit_rate" and op2 == 0:
             return 0  # 19200 baud: what we run at already
