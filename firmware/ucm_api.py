@@ -259,6 +259,10 @@ class ApiApp(Microdot):
         self.stopping = True
         Microdot.shutdown(self)
 
+    def default_options_handler(self, req):
+        # OPTIONS: the methods the path has (Microdot's reads its router, left out)
+        return _options(req)
+
     def authorized(self, req):
         h = req.headers.get("Authorization") or ""
         if h[:7].lower() != "bearer ":
@@ -316,29 +320,36 @@ class ApiApp(Microdot):
         self.bus_gets[key] = now
 
     async def dispatch_request(self, req):
+        # Every request: the guards, then the one route table (_IMPL, through _endpoint).
+        # Microdot's own router, error handlers and hooks are not used (and left out of
+        # its .mpy: tools/deploy.py TRIM): one table routes every path.
+        if req is None:  # the request could not be parsed
+            return _json({"error": "malformed request", "field": None}, 400)
+        method = req.method.upper()
         res = None
-        if req is not None:
-            if not self.host_ok(req.headers.get("Host")):
-                res = _json({"error": "Host is not a name of this board (config http_hosts)"}, 403)
-            elif "Transfer-Encoding" in req.headers:  # chunked bodies are not read
-                res = _json({"error": "send a Content-Length, not a Transfer-Encoding"}, 411)
-            elif req.method.upper() not in _SAFE and not (req.path == "/api/setup" and not self.token_set):
-                addr = req.client_addr[0] if req.client_addr else None
-                wait = self._blocked(addr)
-                if wait:
-                    res = _json(
-                        {"error": "too many wrong tokens: wait %d s" % ((wait + 999) // 1000)},
-                        429,
-                        {"Retry-After": str((wait + 999) // 1000)},
-                    )
-                elif not self.authorized(req):
-                    self._wrong_token(addr)
-                    res = _json({"error": "unauthorized"}, 401, {"WWW-Authenticate": "Bearer"})
-                else:
-                    self.fails.pop(addr, None)
+        if not self.host_ok(req.headers.get("Host")):
+            res = _json({"error": "Host is not a name of this board (config http_hosts)"}, 403)
+        elif "Transfer-Encoding" in req.headers:  # chunked bodies are not read
+            res = _json({"error": "send a Content-Length, not a Transfer-Encoding"}, 411)
+        elif method not in _SAFE and not (req.path == "/api/setup" and not self.token_set):
+            addr = req.client_addr[0] if req.client_addr else None
+            wait = self._blocked(addr)
+            if wait:
+                s = str((wait + 999) // 1000)
+                res = _json({"error": "too many wrong tokens: wait %s s" % s}, 429, {"Retry-After": s})
+            elif not self.authorized(req):
+                self._wrong_token(addr)
+                res = _json({"error": "unauthorized"}, 401, {"WWW-Authenticate": "Bearer"})
+            else:
+                self.fails.pop(addr, None)
         if res is None:
-            return await Microdot.dispatch_request(self, req)
-        res.is_head = req.method.upper() == "HEAD"
+            if req.content_length > req.max_content_length:
+                res = _json({"error": "body too large (at most %d bytes)" % MAX_BODY}, 413)
+            elif method == "OPTIONS":
+                res = Response(headers=self.options_handler(req))
+            else:
+                res = await _endpoint(req)
+        res.is_head = method == "HEAD"
         return res
 
     async def handle_request(self, reader, writer):
@@ -447,17 +458,13 @@ def _system(app):
 
 
 # --- endpoints: impl(app, req, arg) -> Response, in the route modules ------------------
-# Microdot calls only module-level functions (_endpoint and the error handlers): with
-# micropython-lib's inspect installed it takes its CPython path, where a closure or a
-# bound method does not count as a coroutine function.
-
 
 # "METHOD path" -> ("job.function", its argument): the route modules ucm_api_<job>, by
 # job, each imported on its first request: read (the heater's and the board's state),
 # cmd (commands), admin (configuration, restart, set-up), ninebit (the 9-bit bus).
-# POST /api/dr/<name> goes to ucm_api_cmd.dr. Microdot sees one catch-all route (each
-# of its routes costs heap; its mount() would add one per route), and _endpoint
-# dispatches.
+# POST /api/dr/<name> goes to ucm_api_cmd.dr. ApiApp.dispatch_request sends every
+# request to _endpoint, which looks it up here (a Microdot route per path would cost
+# heap for each, and its router a table of its own).
 _IMPL = {
     "GET /": ("read.index", None),
     "GET /api/status": ("read.status", None),
@@ -477,7 +484,6 @@ _IMPL = {
     "POST /api/ninebit/send": ("ninebit.send", None),
 }
 _DR_PREFIX = "/api/dr/"
-_METHODS = ("GET", "POST", "PUT")  # of the catch-all route (HEAD is GET's)
 
 
 def _loaded(ref):
@@ -501,7 +507,7 @@ def _options(req):
     return {"Allow": ", ".join(allow)}
 
 
-async def _endpoint(req, path=None):
+async def _endpoint(req):
     # Every route: invalid input -> 400 naming the field; any other exception -> 500,
     # logged through the app's log, never a traceback in the response.
     method = req.method.upper()
@@ -514,42 +520,16 @@ async def _endpoint(req, path=None):
             if _loaded("cmd.exists")(name):
                 hit = ("cmd.dr", name)
         if hit is None:
-            return await (_on_405(req) if _methods(req.path) else _on_404(req))
+            if not _methods(req.path):
+                return _json({"error": "not found"}, 404)
+            return _json({"error": "method not allowed"}, 405, {"Allow": _options(req)["Allow"]})
         impl, arg = hit
         return await _loaded(impl)(req.app, req, arg)
     except _Bad as e:
         return _bad(*e.args)
     except Exception as e:
-        return _crashed(req, e)
-
-
-def _crashed(req, exc):
-    req.app.log("api: %s %s: %s %s" % (req.method, req.path, type(exc).__name__, exc))
-    return _json({"error": "internal error"}, 500)
-
-
-async def _on_500(req, exc=None):  # backstop: _endpoint catches its own
-    if exc is None:
+        req.app.log("api: %s %s: %s %s" % (req.method, req.path, type(e).__name__, e))
         return _json({"error": "internal error"}, 500)
-    return _crashed(req, exc)
-
-
-async def _on_400(req):  # the request could not be parsed (req is None)
-    return _json({"error": "malformed request", "field": None}, 400)
-
-
-async def _on_404(req):
-    return _json({"error": "not found"}, 404)
-
-
-async def _on_405(req):
-    if not _methods(req.path):  # the catch-all route matched, but no such path
-        return await _on_404(req)
-    return _json({"error": "method not allowed"}, 405, {"Allow": _options(req)["Allow"]})
-
-
-async def _on_413(req):
-    return _json({"error": "body too large (at most %d bytes)" % MAX_BODY}, 413)
 
 
 def make_app(
@@ -590,18 +570,6 @@ def make_app(
     app.system = system
     app.max_clients = max_clients
     app.hosts = ("localhost",) + tuple(h.lower() for h in hosts)
-    app.route("/", methods=["GET"])(_endpoint)
-    app.route("/<path:path>", methods=list(_METHODS))(_endpoint)
-    app.options_handler = _options
-    for key, handler in (
-        (400, _on_400),
-        (404, _on_404),
-        (405, _on_405),
-        (413, _on_413),
-        (500, _on_500),
-        (Exception, _on_500),
-    ):
-        app.errorhandler(key)(handler)
     return app
 
 

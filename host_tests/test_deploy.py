@@ -429,8 +429,9 @@ def _defined(text):
 
     out = set()
     for node in ast.parse(text).body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            out.add(node.name)
+        name = deploy._defines(node)
+        if name:
+            out.add(name)
         if isinstance(node, ast.ClassDef):
             out.update(
                 node.name + "." + m.name for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
@@ -444,11 +445,15 @@ def test_trimmed_microdot_leaves_out_the_listed_definitions_and_keeps_the_rest()
     with open(MICRODOT_SRC) as f:
         text = f.read()
     before = _defined(text)
-    after = _defined(deploy.trim(text, names, "microdot"))
+    after = _defined(deploy.trim(text, names, "microdot", overridden=deploy.OVERRIDDEN["microdot/microdot.py"]))
     assert set(names) <= before
     assert not set(names) & after
-    assert after == before - set(names)
-    assert {"Microdot.route", "Microdot.start_server", "Response.send_file", "Request.create"} <= after
+    # a class left out takes its methods along
+    gone_classes = [n for n in names if "." not in n and any(d.startswith(n + ".") for d in before)]
+    assert "URLPattern" in gone_classes
+    methods = {d for d in before if d.partition(".")[0] in gone_classes and "." in d}
+    assert after == before - set(names) - methods
+    assert {"Microdot.start_server", "Response.send_file", "Response.write", "Request.create"} <= after
 
 
 def test_trim_refuses_a_name_still_used_or_missing():
@@ -462,19 +467,61 @@ def test_trim_refuses_a_name_still_used_or_missing():
     assert "def urlencode" not in deploy.trim(text, ["urlencode"], "microdot")
     with pytest.raises(deploy.DeployError, match="still uses urlencode"):
         deploy.trim(text, ["urlencode"], "microdot", ["from microdot.microdot import urlencode\n"])
+    # Microdot calls its dispatch_request: left out only as overridden by the firmware
+    with pytest.raises(deploy.DeployError, match="still uses Microdot.dispatch_request"):
+        deploy.trim(text, ["Microdot.dispatch_request"], "microdot")
+    out = deploy.trim(text, ["Microdot.dispatch_request"], "microdot", overridden=["Microdot.dispatch_request"])
+    assert "def dispatch_request" not in out
+    # an attribute written is not a use: Request sets req.route, Microdot.route goes
+    small = "class A:\n    def route(self):\n        pass\n    def f(self, r):\n        r.route = 1\n"
+    assert "def route" not in deploy.trim(small, ["A.route"], "m")
+    with pytest.raises(deploy.DeployError, match="still uses A.route"):
+        deploy.trim(small + "        return r.route\n", ["A.route"], "m")
+
+
+def test_trimmed_package_init_drops_the_re_exports_of_what_is_left_out():
+    with open(os.path.join(deploy.microdot_dir(), "__init__.py")) as f:
+        text = f.read()
+    names = deploy.TRIM["microdot/__init__.py"]
+    rows(names, 3)
+    out = deploy.trim(text, names, "microdot/__init__.py")
+    for n in names:
+        assert re.search(r"\b%s\b" % n, text)
+        assert not re.search(r"\b%s\b" % n, out), n
+    assert "Microdot" in out and "Response" in out and "Request" in out
+    # the deployed __init__ re-exports nothing the trimmed microdot.py lacks
+    assert set(names) <= set(deploy.TRIM["microdot/microdot.py"])
+
+
+def test_overridden_microdot_methods_are_defined_by_the_firmware(tmp_path):
+    overridden = deploy.OVERRIDDEN["microdot/microdot.py"]
+    rows(overridden, 3)
+    deploy.check_overrides(overridden)  # firmware/ucm_api.py's ApiApp has them all
+    fake = tmp_path / "api.py"
+    fake.write_text("class ApiApp:\n    def handle_request(self, r, w):\n        pass\n")
+    with pytest.raises(deploy.DeployError, match="defines no Microdot.dispatch_request"):
+        deploy.check_overrides(["Microdot.handle_request", "Microdot.dispatch_request"], str(fake), "ApiApp")
 
 
 def test_our_code_calls_none_of_the_trimmed_microdot_methods():
     items = deploy.files("pico_w", page=False) + deploy.files("esp32", page=False)
     ours = [i.src for i in items if i.group == "budget"]
-    unique = [n.split(".")[-1] for n in deploy.TRIM["microdot/microdot.py"]]
-    unique = [n for n in unique if n not in ("get", "post", "put", "patch", "delete", "query", "run", "mount")]
+    trimmed = deploy.TRIM["microdot/microdot.py"]
+    overridden = deploy.OVERRIDDEN["microdot/microdot.py"]
+    ambiguous = ("get", "post", "put", "patch", "delete", "query", "run", "mount")
+    methods = [n.split(".")[-1] for n in trimmed if "." in n and n not in overridden]
+    methods = [n for n in methods if n not in ambiguous]
+    top = [n for n in trimmed if "." not in n] + list(deploy.TRIM["microdot/__init__.py"])
+    rows(methods, 10)
     for path in sorted(set(ours)):
         with open(path) as f:
             text = f.read()
         assert not _APP_CALL.search(text), path
-        for name in unique:
+        for name in methods:
             assert not re.search(r"\.%s\b" % re.escape(name), text), (path, name)
+        for m in re.finditer(r"^\s*from microdot(?:\.microdot)? import (.+)$", text, re.M):
+            got = {x.strip() for x in m.group(1).split(",")}
+            assert not got & set(top), (path, got & set(top))
 
 
 def test_the_staged_microdot_is_the_trimmed_one(tmp_path):

@@ -267,23 +267,30 @@ def package_json_text(current):
 # --- compiling ----------------------------------------------------------------------------
 
 # Microdot's definitions that the firmware never calls, left out of its .mpy: bytecode
-# loaded from a .mpy lives in the board's heap, and these cost 4.7 KB of it (32-bit
-# unix port, MicroPython 1.29) for nothing. "name" is a module-level function, class or
-# alias, "Class.name" a method. trim() refuses a name that is missing (another Microdot:
-# update this list) or still referred to by what stays. Frozen builds (manifest.py) take
-# Microdot whole: frozen code is in flash, not in the heap.
+# loaded from a .mpy lives in the board's heap, and these cost 10.4 KB of it (32-bit
+# unix port, MicroPython 1.29) for nothing. The firmware routes every request through
+# its own table (firmware/ucm_api.py), so Microdot's router, error handlers and hooks
+# go, with the verbs, cookies, forms, mount and run. "name" is a module-level function,
+# class or alias (or, in __init__.py, a name it re-exports), "Class.name" a method.
+# trim() refuses a name that is missing (another Microdot: update this list) or still
+# referred to by what stays of the deployed Microdot modules. Frozen builds
+# (manifest.py) take Microdot whole: frozen code is in flash, not in the heap.
 TRIM = {
     "microdot/microdot.py": (
+        "urlencode",
+        "mro",
         "MultiDict.getlist",
-        "AsyncBytesIO.readuntil",
+        "AsyncBytesIO",
+        "Request.stream",
         "Request.form",
         "Request.files",
         "Request.after_request",
         "Response.set_cookie",
         "Response.delete_cookie",
-        "URLPattern.register_type",
-        "URLPattern.__repr__",
-        "HTTPException.__repr__",
+        "Response.redirect",
+        "URLPattern",
+        "HTTPException",
+        "Microdot.route",
         "Microdot.get",
         "Microdot.post",
         "Microdot.put",
@@ -293,10 +300,32 @@ TRIM = {
         "Microdot.before_request",
         "Microdot.after_request",
         "Microdot.after_error_request",
+        "Microdot.errorhandler",
         "Microdot.mount",
+        "Microdot.abort",
         "Microdot.run",
+        "Microdot.find_route",
+        "Microdot.default_options_handler",
+        "Microdot.handle_request",
+        "Microdot.get_request_handlers",
+        "Microdot.error_response",
+        "Microdot.dispatch_request",
+        "abort",
+        "redirect",
+        "send_file",
+    ),
+    "microdot/__init__.py": ("abort", "redirect", "send_file", "URLPattern", "AsyncBytesIO"),
+}
+# Microdot's methods that it calls itself but that the firmware's ApiApp (in OVERRIDDEN's
+# file) defines: Microdot's own are never run. compile() checks that ApiApp has them.
+OVERRIDDEN = {
+    "microdot/microdot.py": (
+        "Microdot.default_options_handler",
+        "Microdot.handle_request",
+        "Microdot.dispatch_request",
     ),
 }
+OVERRIDING = ("firmware/ucm_api.py", "ApiApp")
 
 
 def _defines(node):
@@ -308,11 +337,14 @@ def _defines(node):
     return None
 
 
-def trim(text, names, what="the module", others=()):
-    """Python source `text` without the definitions `names` ("f", "Class.method"), as
-    source again. DeployError when one is not there or what is left, or one of the
-    sources `others` (the package's other modules), still refers to it (a method whose
-    name another kept definition also has, e.g. get, is not checked)."""
+def trim(text, names, what="the module", others=(), overridden=()):
+    """Python source `text` without the definitions `names` ("f", "Class.method") and
+    without the names it imports that are listed (a package's re-exports), as source
+    again. DeployError when one is not there, or when what is left, or one of the
+    sources `others` (the package's other modules, as deployed), still refers to it: a
+    module-level name by name, a method as an attribute (one whose name a kept
+    definition also has, e.g. get, is not checked). overridden: methods among names that
+    a subclass elsewhere defines; they are left out without that check."""
     tree = ast.parse(text)
     left = set(names)
     kept = set()
@@ -320,6 +352,12 @@ def trim(text, names, what="the module", others=()):
     def prune(body, prefix):
         out = []
         for node in body:
+            if isinstance(node, ast.ImportFrom) and not prefix:
+                gone = [a for a in node.names if (a.asname or a.name) in left]
+                left.difference_update(a.asname or a.name for a in gone)
+                node.names = [a for a in node.names if a not in gone]
+                if not node.names:
+                    continue
             name = _defines(node)
             if name is not None and prefix + name in left:
                 left.discard(prefix + name)
@@ -334,20 +372,44 @@ def trim(text, names, what="the module", others=()):
     tree.body = prune(tree.body, "")
     if left:
         raise DeployError("%s has no %s to leave out: update deploy.TRIM" % (what, ", ".join(sorted(left))))
-    used = set()
+    by_name, by_attr = set(), set()
     for other in others:
         for node in ast.walk(ast.parse(other)):
             if isinstance(node, ast.ImportFrom):
-                used.update(a.name for a in node.names)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            used.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            used.add(node.attr)
-    still = sorted(n for n in names if n.split(".")[-1] in used and n.split(".")[-1] not in kept)
+                by_name.update(a.name for a in node.names)
+    for node in ast.walk(tree):  # reads only: `req.route = f` is not a use of a method route
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            by_name.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+            by_attr.add(node.attr)
+    still = []
+    for n in names:
+        last = n.split(".")[-1]
+        if n in overridden or last in kept:
+            continue
+        if last in (by_attr if "." in n else by_name):
+            still.append(n)
     if still:
-        raise DeployError("%s still uses %s: it cannot be left out (deploy.TRIM)" % (what, ", ".join(still)))
+        raise DeployError("%s still uses %s: it cannot be left out (deploy.TRIM)" % (what, ", ".join(sorted(still))))
     return ast.unparse(tree) + "\n"
+
+
+def check_overrides(names, path=None, cls=None):
+    """DeployError unless class `cls` of the source `path` (default OVERRIDING) defines
+    every method of `names` ("Class.method")."""
+    path, cls = path or os.path.join(ROOT, OVERRIDING[0]), cls or OVERRIDING[1]
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    have = set()
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == cls:
+            have = {_defines(n) for n in node.body}
+    missing = sorted(n for n in names if n.split(".")[-1] not in have)
+    if missing:
+        raise DeployError(
+            "%s: %s defines no %s, so Microdot's cannot be left out (deploy.OVERRIDDEN)"
+            % (_rel(path), cls, ", ".join(missing))
+        )
 
 
 def mpy_cross_binary():
@@ -406,6 +468,31 @@ class Compiler:
                 tuple(version) + (m.group(1) if m else "?",)
             )
 
+    deployed = None  # the names (Item.name) of what is deployed, set by stage()
+
+    def trimmed(self, src, name):
+        """The source of `name` (a TRIM entry) trimmed, checked against the package's
+        other modules as deployed (trimmed too), and OVERRIDDEN against ApiApp."""
+        folder, pkg = os.path.dirname(src), os.path.dirname(name)
+        deployed = self.deployed
+        if deployed is None:  # not from stage(): what files() deploys of Microdot by itself
+            deployed = {"microdot/%s.py" % n for n in microdot_modules(folder)}
+        others = []
+        for other in _py_files(folder):
+            oname = pkg + "/" + other
+            if oname == name or oname not in deployed:
+                continue
+            with open(os.path.join(folder, other)) as f:
+                text = f.read()
+            if oname in TRIM:
+                text = trim(text, TRIM[oname], oname, overridden=OVERRIDDEN.get(oname, ()))
+            others.append(text)
+        overridden = OVERRIDDEN.get(name, ())
+        if overridden:
+            check_overrides(overridden)
+        with open(src) as f:
+            return trim(f.read(), TRIM[name], name, others, overridden)
+
     def compile(self, src, name, dest):
         """Compile src into dest, naming it `name` in tracebacks; DeployError with the
         compiler's message (file, line, error) when it rejects the file."""
@@ -413,14 +500,7 @@ class Compiler:
         if d:
             os.makedirs(d, exist_ok=True)
         if name in TRIM:  # compiled from a trimmed copy beside dest
-            folder = os.path.dirname(src)
-            others = []
-            for other in _py_files(folder):
-                if other != os.path.basename(src):
-                    with open(os.path.join(folder, other)) as f:
-                        others.append(f.read())
-            with open(src) as f:
-                text = trim(f.read(), TRIM[name], name, others)
+            text = self.trimmed(src, name)
             src = dest + ".trimmed.py"
             with open(src, "w") as f:
                 f.write(text)
@@ -464,6 +544,7 @@ def stage(board, items, compiler, out=None):
         shutil.rmtree(out)
     os.makedirs(out)
     sizes = {}
+    compiler.deployed = {item.name for item in items}
     for item in items:
         path = os.path.join(out, item.dest.lstrip("/"))
         os.makedirs(os.path.dirname(path), exist_ok=True)

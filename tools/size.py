@@ -69,6 +69,7 @@ def board_report(compiler, sizes, out_dir):
             problems.append("board %s: %s" % (board, e))
             continue
         todo = [(it.name, it.src) for it in items if it.kind == "mpy" and it.name not in sizes and it.name not in extra]
+        compiler.deployed = {it.name for it in items}  # Microdot trimmed as deploy trims it
         more, failures = compile_all(compiler, out_dir, todo)
         extra.update(more)
         problems += [msg for _, msg in failures]
