@@ -32,19 +32,6 @@ BUSY_WAIT_S = 2  # ... this long, then get 503
 BUS_FREE_MS = 10000
 CHUNK = 512  # JSON answers are written in pieces of about this many characters
 
-# Engine Result "result" -> HTTP status. 409: the SGD refused (an App NAK, PROTOCOL.md section
-# 3.3, or an Intermediate reply with a non-zero RC); 504: it did not answer; 503: no link.
-_STATUS = {
-    "ack": 200,
-    "reply": 200,
-    "app_nak": 409,
-    "rc_error": 409,
-    "link_nak": 409,
-    "unsupported": 409,
-    "no_ack": 504,
-    "timeout": 504,
-    "link_down": 503,
-}
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -125,25 +112,6 @@ class _Bad(Exception):
 
 def _bad(message, field=None, status=400, headers=None):
     return _json({"error": message, "field": field}, status, headers)
-
-
-def _body(req):
-    # The JSON object sent; an empty body is {}. A body's Content-Type must be
-    # application/json, else 415: what another site's page can send without a CORS
-    # preflight (a form: urlencoded, multipart, text/plain; a script: those or no type
-    # at all) is refused, and a preflight is never granted.
-    raw = req.body
-    if not raw or not raw.strip():
-        return {}
-    if (req.content_type or "").split(";")[0].strip().lower() != "application/json":
-        raise _Bad("Content-Type must be application/json", None, 415)
-    try:
-        obj = json.loads(raw.decode())
-    except Exception:  # not UTF-8, not JSON, nested too deep
-        raise _Bad("body is not JSON", None)
-    if type(obj) is not dict:
-        raise _Bad("body must be a JSON object", None)
-    return obj
 
 
 def _same(given, expected):
@@ -302,23 +270,6 @@ class ApiApp(Microdot):
         h = h.partition(":")[0]
         return not h.strip("0123456789.") or h in self.hosts
 
-    def bus_get(self, req, key):
-        """A GET that puts traffic on the bus: raises 429 when it comes without the
-        token sooner than BUS_FREE_MS after the last such one."""
-        if self.authorized(req):
-            return
-        now = ticks_ms()
-        last = self.bus_gets.get(key)
-        if last is not None and ticks_diff(now, last) < BUS_FREE_MS:
-            s = (BUS_FREE_MS - ticks_diff(now, last) + 999) // 1000
-            raise _Bad(
-                "without the token at most one per %d s: wait %d s" % (BUS_FREE_MS // 1000, s),
-                None,
-                429,
-                {"Retry-After": str(s)},
-            )
-        self.bus_gets[key] = now
-
     async def dispatch_request(self, req):
         # Every request: the guards, then the one route table (_IMPL, through _endpoint).
         # Microdot's own router, error handlers and hooks are not used (and left out of
@@ -422,33 +373,6 @@ class ApiApp(Microdot):
     async def _write(self, res, writer):
         if res is not Response.already_handled:
             await asyncio.wait_for(res.write(writer), self.request_timeout_s)
-
-    async def call(self, kind, args):
-        """Run an engine command. Returns (Result, None) when the SGD accepted it (ack
-        or reply), else (None, the error response): 409 refused, 504 no answer, 503
-        link down, 400 when the engine rejects an argument."""
-        try:
-            res = await self.ucm.call(kind, args)
-        except ValueError as e:  # "field: message"
-            msg = str(e)
-            i = msg.find(": ")
-            field = None
-            if i > 0:
-                field = msg[:i]
-                msg = msg[i + 2 :]
-            return None, _bad(msg, field)
-        status = _STATUS.get(res.get("result"))
-        if status is None:
-            raise RuntimeError("engine result %r" % res.get("result"))
-        if status == 200:
-            return res, None
-        out = dict(res)
-        out["error"] = res["result"]
-        return None, _json(out, status)
-
-    async def command(self, kind, args):
-        res, err = await self.call(kind, args)
-        return err or _json(res)
 
 
 def _system(app):

@@ -4,8 +4,9 @@
 # page. Kept out of the other modules so that their code is not on the heap of a board
 # that never uses them.
 
-from ucm_api import _Bad, _body, _json, _system
+from ucm_api import _Bad, _json, _system
 from ucm_api_cmd import DR
+from ucm_api_cmd import body as _body
 from microdot import Response
 
 

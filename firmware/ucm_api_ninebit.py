@@ -2,7 +2,8 @@
 # /api/ninebit/send), loaded on their first request; they answer 409 unless a 9-bit
 # personality is active.
 
-from ucm_api import _Bad, _body, _json
+from ucm_api import _Bad, _json
+from ucm_api_cmd import body as _body
 from ucm_api_read import _count
 
 

@@ -68,8 +68,9 @@ async def cached(app, req, arg):
     name, kind = arg
     refresh = None
     if _flag(req, "refresh"):
-        app.bus_get(req, kind)
-        refresh, err = await app.call(kind, {})
+        cmd = __import__("ucm_api_cmd")
+        cmd.bus_get(app, req, kind)
+        refresh, err = await cmd.call(app, kind, {})
         if err:
             return err
     out = {name: getattr(app.ucm, name)()}

@@ -1217,7 +1217,7 @@ def test_no_host_header_is_served(server):
 )
 def test_bus_gets_without_token_are_rate_limited(env, path, kind, monkeypatch):
     now = [1000]
-    monkeypatch.setattr(api, "ticks_ms", lambda: now[0])
+    monkeypatch.setattr(api_cmd, "ticks_ms", lambda: now[0])
     env.ucm.script[kind] = "reply"
     assert_json(env.get(path), 200)
     r = env.get(path)
@@ -1236,7 +1236,7 @@ def test_bus_gets_without_token_are_rate_limited(env, path, kind, monkeypatch):
 
 
 def test_bus_get_limits_are_per_route(env, monkeypatch):
-    monkeypatch.setattr(api, "ticks_ms", lambda: 5000)
+    monkeypatch.setattr(api_cmd, "ticks_ms", lambda: 5000)
     for kind in ("refresh_info", "refresh_energy", "get_setpoint"):
         env.ucm.script[kind] = "reply"
     for path in ("/api/sgd/info?refresh=1", "/api/sgd/energy?refresh=1", "/api/sgd/setpoint"):

@@ -281,7 +281,9 @@ TRIM = {
         "mro",
         "MultiDict.getlist",
         "AsyncBytesIO",
+        "invoke_handler",
         "Request.stream",
+        "Request.json",
         "Request.form",
         "Request.files",
         "Request.after_request",
@@ -366,6 +368,15 @@ def trim(text, names, what="the module", others=(), overridden=()):
                 kept.add(name)
             if isinstance(node, ast.ClassDef):
                 node.body = prune(node.body, node.name + ".") or [ast.Pass()]
+            elif isinstance(node, ast.Try) and not prefix:
+                # try: import ... except ImportError: a fallback: a name goes from each branch
+                before = set(left)
+                node.body = prune(node.body, "") or [ast.Pass()]
+                for h in node.handlers:
+                    after = set(left)
+                    left.update(before)
+                    h.body = prune(h.body, "") or [ast.Pass()]
+                    left.intersection_update(after)
             out.append(node)
         return out
 
