@@ -51,10 +51,6 @@ _REASONS = {
 _SAFE = ("GET", "HEAD", "OPTIONS")  # the methods that need no token
 
 
-def _random(n):
-    return os.urandom(n)
-
-
 def _json(body, status=200, headers=None):
     if status == 200 and type(body) is dict:
         # streamed: no whole-answer string (and its bytes copy) on the heap
@@ -196,18 +192,21 @@ class ApiApp(Microdot):
     every request whose method is not GET, HEAD or OPTIONS (before routing, so unknown
     paths and methods need it too); a time limit on each connection; bounded reads."""
 
-    def __init__(self, ucm, token, log, request_timeout_s):
+    def __init__(self, ucm, token, log, request_timeout_s, page, page_file, system, max_clients, hosts):
+        # (make_app checks the arguments)
         Microdot.__init__(self)
         self.ucm = ucm
         self._log_fn = log
         self.request_timeout_s = request_timeout_s
         self.handler_timeout_s = HANDLER_TIMEOUT_S
-        self.system = None
-        self.max_clients = MAX_CLIENTS
+        self.page = page  # None: the endpoint index (api_admin)
+        self.page_file = page_file
+        self.system = system
+        self.max_clients = max_clients
+        self.hosts = ("localhost",) + tuple(h.lower() for h in hosts)  # besides IP addresses ("*": any)
         self.active = 0  # connections being handled
         self.busy = 0  # connections answered 503 because max_clients were busy
         self.fails = {}  # address -> [wrong tokens, blocked until ticks]
-        self.hosts = ("localhost",)  # names accepted in Host besides IP addresses ("*": any)
         self.bus_gets = {}  # GET that puts traffic on the bus -> ticks of the last one without token
         self.set_token(token)
 
@@ -216,7 +215,7 @@ class ApiApp(Microdot):
         set-up form's first submission."""
         self.token_set = bool(token)
         if not token:
-            token = "".join("%02x" % b for b in _random(16))  # nobody knows it
+            token = "".join("%02x" % b for b in os.urandom(16))  # nobody knows it
         self._token = token.encode()
         self._secret = token
 
@@ -224,8 +223,9 @@ class ApiApp(Microdot):
         self._log_fn(msg.replace(self._secret, "<token>"))
 
     def shutdown(self):
+        # ends serve(): the listening server closes (Microdot's shutdown, left out)
         self.stopping = True
-        Microdot.shutdown(self)
+        self.server.close()
 
     def default_options_handler(self, req):
         # OPTIONS: the methods the path has (Microdot's reads its router, left out)
@@ -488,13 +488,7 @@ def make_app(
     Request.max_content_length = MAX_BODY
     Request.max_body_length = MAX_BODY
     Request.max_readline = MAX_LINE
-    app = ApiApp(ucm, token, log, request_timeout_s)
-    app.page = page  # None: the endpoint index (api_admin)
-    app.page_file = page_file
-    app.system = system
-    app.max_clients = max_clients
-    app.hosts = ("localhost",) + tuple(h.lower() for h in hosts)
-    return app
+    return ApiApp(ucm, token, log, request_timeout_s, page, page_file, system, max_clients, hosts)
 
 
 async def serve(app, host, port):

@@ -17,6 +17,17 @@ def _pins(board, cfg):
     return p
 
 
+def _failed_at_start(sup, part, exc, fallback):
+    # A part of the firmware (e.g. a board driver) raised while starting and `fallback`
+    # runs instead: logged and counted in sup.startup, shown in /api/status
+    why = "%s: %s" % (type(exc).__name__, exc)
+    r = sup.startup.setdefault(part, {"failures": 0, "last_error": None, "fallback": fallback})
+    r["failures"] += 1
+    r["last_error"] = why
+    r["fallback"] = fallback
+    sup.log("supervisor: %s failed to start (%s); %s" % (part, why, fallback))
+
+
 async def build(board, config, host="0.0.0.0", quiet=True, log=print, page=None):
     """Compose everything: (supervisor, watchdog or None), ready for supervisor.run.
     config: a Config (firmware/ucm_config.py) already loaded."""
@@ -43,7 +54,7 @@ async def build(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
         bus, ninebit = await _choose_bus(board, cfg, pins, log, wdt)
     except Exception as e:  # a 9-bit driver that cannot start must not leave a dead board
         why = "the 9-bit port failed to start (%s: %s): CTA-2045 instead" % (type(e).__name__, e)
-        sup.failed_at_start("ninebit-port", e, "CTA-2045 instead")
+        _failed_at_start(sup, "ninebit-port", e, "CTA-2045 instead")
         bus, ninebit = {"setting": cfg["bus"], "active": "cta2045", "why": why, "error": str(e)}, None
     port = None
     if ninebit is None:

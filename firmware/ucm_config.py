@@ -36,7 +36,7 @@ DEFAULTS = {
 SECRETS = (("wifi", "password"), ("ap", "password"), (None, "token"))
 # Keys applied without a restart; any other change takes effect after one (and the
 # engine settings named in ucm.settings.Settings._RESTART). Each key's range is in
-# ucm_config_check.py, imported only while a config is checked.
+# ucm_config_check.py, imported only while a config is loaded or checked.
 LIVE = ("settings", "token")
 
 
@@ -71,32 +71,11 @@ class Config:
     def load(self):
         """Read the file over the defaults. A missing file (a fresh board) or a corrupt
         one leaves the defaults in place; self.error says which. A file left by a save
-        cut short (only the temporary copy exists) is taken from the temporary copy."""
-        self.data = _copy(self.base)
-        self.source = "defaults"
-        self.error = None
-        for path in (self.path, self.path + ".tmp"):
-            try:
-                with open(path) as f:
-                    d = json.load(f)
-            except OSError:
-                continue  # missing
-            except ValueError as e:
-                self.error = "%s is not valid JSON (%s): using the defaults" % (path, e)
-                return self
-            if type(d) is not dict:
-                self.error = "%s is not a JSON object: using the defaults" % path
-                return self
-            from ucm_config_check import usable
+        cut short (only the temporary copy exists) is taken from the temporary copy.
+        Returns self. (The code is in ucm_config_check: it runs once, at start-up.)"""
+        from ucm_config_check import load
 
-            bad = []
-            _merge(self.data, usable(d, self.base, bad), self.base)
-            self.source = "file"
-            if bad:  # a bad key costs only itself, never a dead board
-                self.error = "%s: %s: those keys use their defaults" % (path, "; ".join(bad))
-            return self
-        self.error = "no %s: using the defaults" % self.path
-        return self
+        return load(self, _merge)
 
     def update(self, changes):
         """Apply a partial config (nested like the file; null = back to the default;

@@ -1,7 +1,10 @@
 # The range of every config key, and the checks that use it: a change (PUT /api/config,
 # the set-up form, the host board's options) is checked as a whole, a saved file key by
-# key. Imported only while a config is checked (firmware/ucm_config.py), then dropped from
-# the heap (heap.drop): nothing keeps a reference to it.
+# key; and the code that loads the file (Config.load) and applies a change (System.change).
+# Imported only while a config is loaded, checked or changed (firmware/ucm_config.py,
+# ucm_system.py), then dropped from the heap (heap.drop): nothing keeps a reference to it.
+
+import json
 
 from ucm.limits import check as setting, outside
 
@@ -118,3 +121,65 @@ def usable(d, base, bad):
         else:
             bad.append(why)
     return out
+
+
+def load(cfg, merge):
+    """Config.load (firmware/ucm_config.py) for the Config cfg; merge: its _merge."""
+    cfg.data = json.loads(json.dumps(cfg.base))
+    cfg.source = "defaults"
+    cfg.error = None
+    for path in (cfg.path, cfg.path + ".tmp"):
+        try:
+            with open(path) as f:
+                d = json.load(f)
+        except OSError:
+            continue  # missing
+        except ValueError as e:
+            cfg.error = "%s is not valid JSON (%s): using the defaults" % (path, e)
+            return cfg
+        if type(d) is not dict:
+            cfg.error = "%s is not a JSON object: using the defaults" % path
+            return cfg
+        bad = []
+        merge(cfg.data, usable(d, cfg.base, bad), cfg.base)
+        cfg.source = "file"
+        if bad:  # a bad key costs only itself, never a dead board
+            cfg.error = "%s: %s: those keys use their defaults" % (path, "; ".join(bad))
+        return cfg
+    cfg.error = "no %s: using the defaults" % cfg.path
+    return cfg
+
+
+def change(system, app, changes, fail):
+    """System.change (firmware/ucm_system.py): apply changes to system.config, save it,
+    and apply the engine settings and the token that take effect at once."""
+    c = system.config
+    old = c.data["settings"]
+    try:
+        changed = c.update(changes)
+    except ValueError as e:
+        return fail(e)
+    saved = False
+    if c.path:
+        try:
+            c.save()
+            saved = True
+        except OSError as e:
+            system.log("config: cannot save %s: %s" % (c.path, e))
+    from ucm_config import LIVE
+
+    later = [k for k in changed if k not in LIVE]
+    if "settings" in changed:
+        # live, except the settings that size buffers at start: those after a restart
+        s = system.ucm.engine.s
+        new = dict(c.data["settings"])
+        for k in s._RESTART:
+            if new.get(k) != old.get(k):
+                later.append("settings." + k)
+            new[k] = getattr(s, k)
+        s.update(new, True)
+    if "token" in changed:
+        app.set_token(c.data["token"])
+    if changed:
+        system.log("config: changed %s%s" % (", ".join(changed), "" if saved else " (not saved)"))
+    return {"config": c.public(), "changed": changed, "saved": saved, "restart_needed": later}

@@ -124,19 +124,6 @@ class Supervisor:
                 self.fed += 1
             await sleep_ms(self.period_ms)
 
-    def failed_at_start(self, part, exc, fallback):
-        """A part of the firmware (e.g. a board driver) raised while starting and
-        `fallback` runs instead: logged and counted, shown in startup_status()."""
-        why = "%s: %s" % (type(exc).__name__, exc)
-        r = self.startup.setdefault(part, {"failures": 0, "last_error": None, "fallback": fallback})
-        r["failures"] += 1
-        r["last_error"] = why
-        r["fallback"] = fallback
-        self.log("supervisor: %s failed to start (%s); %s" % (part, why, fallback))
-
-    def startup_status(self):
-        return dict(self.startup)
-
     def status(self):
         out = {}
         for name in self.tasks:

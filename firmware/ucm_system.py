@@ -34,49 +34,20 @@ class System:
             "wifi": self.wifi.status() if self.wifi else None,
             "tasks": self.sup.status(),
             "watchdog_feeds": self.sup.fed,
-            "startup_failures": self.sup.startup_status(),
+            "startup_failures": dict(self.sup.startup),
         }
         out.update(heap.status())
         return out
 
     def change(self, app, changes, fail):
-        """Apply and save a partial config; engine settings and the token at once."""
+        """Apply and save a partial config; engine settings and the token at once.
+        Returns the answer's dict, or fail(ValueError) when the change is refused."""
+        from ucm_config_check import change
+
         try:
-            return self._change(app, changes, fail)
+            return change(self, app, changes, fail)
         finally:
             heap.drop("ucm_config_check", "ucm.limits")  # the checks: off the heap again
-
-    def _change(self, app, changes, fail):
-        c = self.config
-        old = c.data["settings"]
-        try:
-            changed = c.update(changes)
-        except ValueError as e:
-            return fail(e)
-        saved = False
-        if c.path:
-            try:
-                c.save()
-                saved = True
-            except OSError as e:
-                self.log("config: cannot save %s: %s" % (c.path, e))
-        from ucm_config import LIVE
-
-        later = [k for k in changed if k not in LIVE]
-        if "settings" in changed:
-            # live, except the settings that size buffers at start: those after a restart
-            s = self.ucm.engine.s
-            new = dict(c.data["settings"])
-            for k in s._RESTART:
-                if new.get(k) != old.get(k):
-                    later.append("settings." + k)
-                new[k] = getattr(s, k)
-            s.update(new, True)
-        if "token" in changed:
-            app.set_token(c.data["token"])
-        if changed:
-            self.log("config: changed %s%s" % (", ".join(changed), "" if saved else " (not saved)"))
-        return {"config": c.public(), "changed": changed, "saved": saved, "restart_needed": later}
 
     def restart_soon(self, ms=500):
         from ucm.clock import sleep_ms

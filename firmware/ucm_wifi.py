@@ -4,6 +4,7 @@
 # on_change(bool): the engine reports it to the SGD as outside-communication status
 # (found / lost, PROTOCOL.md section 3.4).
 #   w = Wifi(network_module, cfg, on_change, log, ntp_sync); await w.run()
+# The access point's code is in ucm_wifi_ap, imported the first time it is needed.
 
 from ucm.clock import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
@@ -48,29 +49,6 @@ class Wifi:
         if ok != self.online:
             self.online = ok
             self.on_change(ok)
-
-    def _start_ap(self):
-        a = self.cfg["ap"]
-        if self.ap is None:
-            self.ap = self.net.WLAN(self.net.AP_IF)
-        # configured before it is switched on (the CYW43 takes the settings then);
-        # security 0 = open, else WPA2 with the key
-        if a["password"]:
-            self.ap.config(ssid=a["ssid"], key=a["password"])
-        else:
-            self.ap.config(ssid=a["ssid"], security=0)
-        self.ap.active(True)
-        self.ap_active = True
-        self.log(
-            "wifi: access point %s up (%s): set-up page on http://%s/setup"
-            % (a["ssid"], "WPA2" if a["password"] else "open", self.ap.ifconfig()[0])
-        )
-
-    def _stop_ap(self):
-        if self.ap_active:
-            self.ap.active(False)
-            self.ap_active = False
-            self.log("wifi: access point off")
 
     async def _wait(self, ms):
         t0 = self.clock()
@@ -121,7 +99,7 @@ class Wifi:
         down_since = self.clock()
         if not w["ssid"]:
             self.log("wifi: no network configured")
-            self._start_ap()
+            __import__("ucm_wifi_ap").start(self)
         while True:
             self.loops += 1
             now = self.clock()
@@ -133,7 +111,8 @@ class Wifi:
                     self.log("wifi: joined %s as %s" % (w["ssid"], self.ip))
                     self._set_online(True)
                     self._ntp_due = None
-                    self._stop_ap()
+                    if self.ap_active:
+                        __import__("ucm_wifi_ap").stop(self)
                 self._ntp(now)
                 await self._wait(1000)
                 continue
@@ -151,6 +130,6 @@ class Wifi:
             self.attempts += 1
             self.log("wifi: cannot join %s (attempt %d); next try in %d s" % (w["ssid"], self.attempts, pause // 1000))
             if not self.ap_active and ticks_diff(self.clock(), down_since) >= self.cfg["ap"]["after_s"] * 1000:
-                self._start_ap()
+                __import__("ucm_wifi_ap").start(self)
             await self._wait(pause)
             pause = min(pause * 2, BACKOFF_MS[1])

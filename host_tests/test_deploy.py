@@ -480,6 +480,9 @@ def test_trim_refuses_a_name_still_used_or_missing():
     assert "def route" not in deploy.trim(small, ["A.route"], "m")
     with pytest.raises(deploy.DeployError, match="still uses A.route"):
         deploy.trim(small + "        return r.route\n", ["A.route"], "m")
+    # a method Python calls implicitly (__init__, __delitem__...) is never left out by name
+    with pytest.raises(deploy.DeployError, match="calls it implicitly"):
+        deploy.trim(text, ["MultiDict.__init__"], "microdot")
     # a name defined in a try and its fallback goes from both; one defined nowhere is refused
     both = "try:\n    import x\n    def f():\n        pass\nexcept ImportError:\n    def f():\n        pass\n"
     assert "def f" not in deploy.trim(both, ["f"], "m")

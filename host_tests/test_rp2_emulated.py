@@ -488,9 +488,8 @@ def test_firmware_auto_without_9bit_traffic_uses_cta2045(pico):
     assert st["state"] == "up", st
 
 
-# The Pico W's free heap once the firmware has started, with the .mpy deploy set: never
-# below FLOOR (what the firmware leaves today, less a margin); TARGET is the goal.
-PICO_W_FREE_FLOOR = 86 * 1024
+# The Pico W's free heap once the firmware has started, with the .mpy deploy set: at
+# least 100 KB (README: RAM), for Wi-Fi, sockets and requests.
 PICO_W_FREE_TARGET = 100 * 1024
 
 
@@ -516,10 +515,10 @@ def test_firmware_on_pico_w_heap_after_start_up(tree):
     assert started, log[-2000:]
     free = int(started[-1].split("mem_free ")[1].split(",")[0])
     rp2emu.report(
-        "firmware on RPI_PICO_W, bus cta2045, .mpy: %d B free at the REPL, %d B once started (target %d B: %s)"
-        % (free_repl, free, PICO_W_FREE_TARGET, "met" if free >= PICO_W_FREE_TARGET else "not met yet")
+        "firmware on RPI_PICO_W, bus cta2045, .mpy: %d B free at the REPL, %d B once started (budget %d B: %s)"
+        % (free_repl, free, PICO_W_FREE_TARGET, "held" if free >= PICO_W_FREE_TARGET else "MISSED")
     )
-    assert free >= PICO_W_FREE_FLOOR, "the firmware leaves %d B free on a Pico W, less than %d" % (
+    assert free >= PICO_W_FREE_TARGET, "the firmware leaves %d B free on a Pico W, less than %d" % (
         free,
-        PICO_W_FREE_FLOOR,
+        PICO_W_FREE_TARGET,
     )

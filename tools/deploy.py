@@ -306,6 +306,7 @@ TRIM = {
         "Microdot.mount",
         "Microdot.abort",
         "Microdot.run",
+        "Microdot.shutdown",
         "Microdot.find_route",
         "Microdot.default_options_handler",
         "Microdot.handle_request",
@@ -322,6 +323,7 @@ TRIM = {
 # file) defines: Microdot's own are never run. compile() checks that ApiApp has them.
 OVERRIDDEN = {
     "microdot/microdot.py": (
+        "Microdot.shutdown",
         "Microdot.default_options_handler",
         "Microdot.handle_request",
         "Microdot.dispatch_request",
@@ -347,6 +349,9 @@ def trim(text, names, what="the module", others=(), overridden=()):
     module-level name by name, a method as an attribute (one whose name a kept
     definition also has, e.g. get, is not checked). overridden: methods among names that
     a subclass elsewhere defines; they are left out without that check."""
+    implicit = sorted(n for n in names if "." in n and n.split(".")[-1][:2] == "__" and n not in overridden)
+    if implicit:  # called by the interpreter (construction, del, repr...), never by name
+        raise DeployError("%s: %s cannot be left out: Python calls it implicitly" % (what, ", ".join(implicit)))
     tree = ast.parse(text)
     left = set(names)
     kept = set()
