@@ -123,11 +123,9 @@ def usable(d, base, bad):
     return out
 
 
-def load(cfg):
-    """Config.load (firmware/ucm_config.py) for the Config cfg."""
-    from ucm_config import _copy, _merge
-
-    cfg.data = _copy(cfg.base)
+def load(cfg, merge):
+    """Config.load (firmware/ucm_config.py) for the Config cfg; merge: its _merge."""
+    cfg.data = json.loads(json.dumps(cfg.base))
     cfg.source = "defaults"
     cfg.error = None
     for path in (cfg.path, cfg.path + ".tmp"):
@@ -143,7 +141,7 @@ def load(cfg):
             cfg.error = "%s is not a JSON object: using the defaults" % path
             return cfg
         bad = []
-        _merge(cfg.data, usable(d, cfg.base, bad), cfg.base)
+        merge(cfg.data, usable(d, cfg.base, bad), cfg.base)
         cfg.source = "file"
         if bad:  # a bad key costs only itself, never a dead board
             cfg.error = "%s: %s: those keys use their defaults" % (path, "; ".join(bad))
