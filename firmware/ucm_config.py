@@ -75,7 +75,7 @@ class Config:
         Returns self. (The code is in ucm_config_check: it runs once, at start-up.)"""
         from ucm_config_check import load
 
-        return load(self, _merge)
+        return load(self)
 
     def update(self, changes):
         """Apply a partial config (nested like the file; null = back to the default;

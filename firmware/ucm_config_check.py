@@ -123,9 +123,11 @@ def usable(d, base, bad):
     return out
 
 
-def load(cfg, merge):
-    """Config.load (firmware/ucm_config.py) for the Config cfg; merge: its _merge."""
-    cfg.data = json.loads(json.dumps(cfg.base))
+def load(cfg):
+    """Config.load (firmware/ucm_config.py) for the Config cfg."""
+    from ucm_config import _copy, _merge
+
+    cfg.data = _copy(cfg.base)
     cfg.source = "defaults"
     cfg.error = None
     for path in (cfg.path, cfg.path + ".tmp"):
@@ -141,7 +143,7 @@ def load(cfg, merge):
             cfg.error = "%s is not a JSON object: using the defaults" % path
             return cfg
         bad = []
-        merge(cfg.data, usable(d, cfg.base, bad), cfg.base)
+        _merge(cfg.data, usable(d, cfg.base, bad), cfg.base)
         cfg.source = "file"
         if bad:  # a bad key costs only itself, never a dead board
             cfg.error = "%s: %s: those keys use their defaults" % (path, "; ".join(bad))
