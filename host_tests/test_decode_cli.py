@@ -522,6 +522,30 @@ def test_encode_output_formats():
     assert "500 Wh" in run("encode", "advanced_load_up", "--duration-min", "60", "--value", "5", "--units", "100Wh")[2]
 
 
+def test_energy_price_field_by_field():
+    # Set Energy Price (PROTOCOL.md 4.5): 1.250 USD, expiring 2026-12-08T00:00:00Z, next 0.900
+    f, _ = encoded(
+        "energy_price", "--cost", "1250", "--currency", "840", "--digits", "3",
+        "--expiry", "2026-12-08T00:00:00Z", "--next-cost", "900",
+    )  # fmt: skip
+    assert f == h("08 02 00 0d 03 00 04 e2 03 48 03 32 aa 05 00 03 84 24 78")
+    (d,) = decoded(f.hex())
+    assert (d["name"], d["role"], d["checksum_ok"]) == ("energy_price", "set", True)
+    fl = d["fields"]
+    assert (fl["cost"], fl["currency"], fl["digits"], fl["next_cost"]) == (1250, 840, 3, 900)
+    assert (fl["cost_decimal"], fl["next_cost_decimal"]) == ("1.250", "0.900")
+    assert (fl["expiry_unix"], fl["expiry_iso"]) == (1796688000, "2026-12-08T00:00:00Z")
+    assert "extra" not in fl
+    # the optional groups are positional: the next price needs the expiry
+    args = ("--cost", "1", "--currency", "840", "--digits", "0", "--next-cost", "2")
+    assert run("encode", "energy_price", *args)[0] == 2
+    # a price with fewer digits than the decimals, and no decimals at all
+    (d,) = decoded(encoded("energy_price", "--cost", "5", "--currency", "978", "--digits", "2")[0].hex())
+    assert d["fields"]["cost_decimal"] == "0.05" and "expiry_iso" not in d["fields"]
+    (d,) = decoded(encoded("energy_price", "--reply", "--cost", "12", "--currency", "124", "--digits", "0")[0].hex())
+    assert d["fields"]["cost_decimal"] == "12" and d["role"] == "reply"
+
+
 def test_encode_utc_time_set():
     unix = 1772366400  # 2026-03-01T12:00:00Z
     forms = (
@@ -603,7 +627,11 @@ KIND_CASES = {
     "power_mode": ("--mode 1", "power_mode", {"mode": 1}),
     "bit_rate": ("--rate 0", "bit_rate", {"rate": 0}),
     "set_capability_bit": ("--bit 6 --value 1", "set_capability_bit", {"bit": 6, "value": 1}),
-    "energy_price": ("", "energy_price", {}),
+    "energy_price": (
+        "--cost 125 --currency 840 --digits 3 --expiry 2000-01-02T00:00:00Z",
+        "energy_price",
+        {"cost": 125, "currency": 840, "digits": 3, "expiry": 86400},
+    ),  # fmt: skip
     "tier": ("", "tier", {}),
     "temperature_offset": ("--offset -2 --temp-units F", "temperature_offset", {"offset": -2, "temp_units": 0}),
     "setpoint": (
@@ -630,7 +658,7 @@ REPLY_CASES = {
     ),
     "set_capability_bit": ("--rc bad_value", {"rc": 2}),
     "utc_time": ("--utc 2000-01-01T01:00:00Z --tz-hours -5", {"rc": 0, "utc": 3600, "tz": -20, "dst": 0}),
-    "energy_price": ("", {"rc": 0}),
+    "energy_price": ("--cost 7 --currency 978 --digits 0", {"rc": 0, "cost": 7, "currency": 978, "digits": 0}),
     "tier": ("--rc not_implemented", {"rc": 1}),
     "temperature_offset": ("--offset 3 --temp-units C", {"rc": 0, "offset": 3, "temp_units": 1}),
     "setpoint": (

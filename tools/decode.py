@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 _LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib")
 if not sys.path or sys.path[0] != _LIB:
@@ -34,6 +35,7 @@ from cta2045.frame import (  # noqa: E402
     nak,
     valid,
 )
+from cta2045.basic import EPOCH_2000  # noqa: E402
 from cta2045.message import decode  # noqa: E402
 
 import encoder  # noqa: E402
@@ -132,6 +134,7 @@ class Decoder:
         except Exception as e:  # a codec bug must not end a capture decode
             self._error(f, "%s: %s" % (type(e).__name__, e))
             return
+        _price(d["fields"])
         d["hex"] = f.hex()
         d["checksum_ok"] = msg.checksum_ok
         if not msg.checksum_ok:
@@ -140,6 +143,19 @@ class Decoder:
 
     def _error(self, f, text):
         self._emit({"event": "error", "hex": f.hex(), "error": text, "checksum_ok": valid(f)})
+
+
+def _price(f):
+    # Set Energy Price (PROTOCOL.md section 4.5): cost and next_cost as decimals of the
+    # currency, the expiry as Unix time and ISO-8601
+    if "digits" in f:
+        for k in ("cost", "next_cost"):
+            if k in f:
+                s = "%0*d" % (f["digits"] + 1, f[k])
+                f[k + "_decimal"] = s[: len(s) - f["digits"]] + ("." + s[len(s) - f["digits"] :] if f["digits"] else "")
+    if "expiry" in f:
+        f["expiry_unix"] = f["expiry"] + EPOCH_2000
+        f["expiry_iso"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(f["expiry_unix"]))
 
 
 def _decode_parser():

@@ -580,8 +580,14 @@ def field(name, fmt="B"):
         return special[name](name)
     if name == "utc":
         return Moment(name, now_default=True)
-    if name == "start":
+    if name in ("start", "expiry"):
         return Moment(name)
+    if name == "currency":
+        return Field(name, lo, hi, help="ISO 4217 currency number, e.g. 840 (USD), 978 (EUR), 124 (CAD)")
+    if name in ("cost", "next_cost"):
+        return Field(name, lo, hi, help="the price in units of 10**-digits of the currency, %d..%d" % (lo, hi))
+    if name == "digits":
+        return Field(name, lo, hi, help="digits after the decimal point of cost (3: cost 125 = 0.125)")
     if name == "tz":
         return Quarters(name, -128, 127, "time zone offset in hours, a multiple of 0.25")
     if name == "dst":

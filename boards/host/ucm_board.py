@@ -144,8 +144,7 @@ def prepare(argv=None):
 def trace_line(d, data, now, note):
     """The live trace: one line per frame on the wire, seconds since start, direction,
     hex, what it is."""
-    from cta2045.message import hexstr
     from ucm.trace import describe
 
     arrow = "UCM->SGD" if d == "tx" else "SGD->UCM"
-    print("%10.3f %s %-24s %s" % (now / 1000, arrow, hexstr(data), note or describe(data)))
+    print("%10.3f %s %-24s %s" % (now / 1000, arrow, bytes(data).hex(), note or describe(data)))

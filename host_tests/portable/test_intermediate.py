@@ -123,6 +123,22 @@ def test_utc_time_get_set_reply():
     assert message.decode(message.encode("utc_time", reply=True, rc=6)).fields == {"rc": 6}
 
 
+def test_energy_price_groups():
+    # Set Energy Price: cost (2), currency (2), digits, then the optional expiry (4) and
+    # next cost (2); the reply carries the same after its RC
+    f = message.encode("energy_price", cost=1250, currency=840, digits=3, expiry=850003200, next_cost=900)
+    assert f == h("08 02 00 0d 03 00 04 e2 03 48 03 32 aa 05 00 03 84 24 78")
+    m = message.decode(f)
+    assert m.fields == {"cost": 1250, "currency": 840, "digits": 3, "expiry": 850003200, "next_cost": 900}
+    short = message.encode("energy_price", cost=7, currency=978, digits=0)
+    assert message.decode(short).fields == {"cost": 7, "currency": 978, "digits": 0}
+    assert message.encode("energy_price") == build(0x0802, h("03 00"))  # the Get
+    r = message.decode(message.encode("energy_price", reply=True, rc=0, cost=7, currency=978, digits=0))
+    assert r.reply and r.fields == {"rc": 0, "cost": 7, "currency": 978, "digits": 0}
+    raises_codec_error(message.encode, "energy_price", cost=70000, currency=978, digits=0)  # 2 bytes
+    raises_codec_error(message.decode, build(0x0802, h("03 00 04 e2 03")))  # a group cut short
+
+
 def test_get_set_values():
     assert message.encode("setpoint") == h("08 02 00 02 03 03 F9 49")
     assert message.encode("present_temperature") == h("08 02 00 02 03 04 F7 4A")

@@ -175,14 +175,9 @@ class FrameReader:
     def _compact(self):
         s = self._s
         self._flush_junk(s)
-        n = self._n
-        buf = self._buf
-        j = 0
-        while s < n:
-            buf[j] = buf[s]
-            j += 1
-            s += 1
-        self._seen = self._seen - self._s if self._seen > self._s else 0
+        j = self._n - s
+        self._buf[:j] = self._buf[s : self._n]  # one copy per compaction, not per byte
+        self._seen = self._seen - s if self._seen > s else 0
         self._s = 0
         self._n = j
 

@@ -49,6 +49,9 @@ _ALU = (
 )
 _SETPOINT = ("HBh device_type temp_units setpoint1", "h setpoint2")
 _UTC = "IbB utc tz dst"
+# Set Energy Price (section 4.5): the price in units of 10**-digits of the currency
+# (ISO 4217 number); expiry (the 2000 epoch) and the next price optional
+_PRICE = ("HHB cost currency digits", "I expiry", "H next_cost")
 INTERMEDIATE = {
     0x0101: (
         "get_information",
@@ -63,7 +66,7 @@ INTERMEDIATE = {
     ),
     0x0103: ("set_capability_bit", ("BB bit value",), (_RC,)),
     0x0200: ("utc_time", (_UTC,), (_RC, _UTC)),
-    0x0300: ("energy_price", (), (_RC,)),
+    0x0300: ("energy_price", _PRICE, (_RC,) + _PRICE),
     0x0301: ("tier", (), (_RC,)),
     0x0302: ("temperature_offset", ("bB offset temp_units",), (_RC, "bB offset temp_units")),
     0x0303: ("setpoint", _SETPOINT, (_RC,) + _SETPOINT),
@@ -130,7 +133,7 @@ def _unpack(groups, data, pos, fields):
             fields[names[i]] = _text(v) if isinstance(v, bytes) else v
         pos += size
     if pos < end:
-        fields["extra"] = hexstr(data[pos:])
+        fields["extra"] = data[pos:].hex()
 
 
 def _pack(groups, fields, out):
@@ -160,10 +163,6 @@ def _pack(groups, fields, out):
     return used
 
 
-def hexstr(b):
-    return b.hex()
-
-
 class Message:
     """A decoded frame. mt is MT1 << 8 | MT2 (0 for a link ACK/NAK); name says what it
     is ("shed", "get_information", "link_ack", "unknown_opcode", ...); op1/op2 are the
@@ -191,10 +190,12 @@ class Message:
 def decode(frame, check=True):
     """Decode one whole frame (or a 2-byte link ACK/NAK) to a Message."""
     n = len(frame)
-    if n == 2 and (frame[0] == 6 and frame[1] == 0 or frame[0] == 0x15 and frame[1] < 8):
-        if frame[0] == 6:
-            return Message(0, "link_ack", bytes(frame))
-        return Message(0, "link_nak", bytes(frame), {"nak": frame[1]})
+    if n == 2:
+        b = frame[1]
+        if frame[0] == 6 and b == 0:
+            return Message(0, "link_ack", b"\x06\x00")
+        if frame[0] == 0x15 and b < 8:
+            return Message(0, "link_nak", bytes(frame), {"nak": b})
     if n < 6:
         raise CodecError("truncated frame")
     ln = (frame[2] << 8 | frame[3]) & LEN_MASK
@@ -229,7 +230,7 @@ def decode_payload(mt, p, checksum_ok=True):
             name, f = opcode(BASIC if mt == MT_BASIC else DATALINK, p[0]) or ("unknown_opcode", "op2")
             fields[f] = p[1]
             if n > 2:
-                fields["extra"] = hexstr(p[2:])
+                fields["extra"] = p[2:].hex()
     return Message(mt, name, p, fields, reply, checksum_ok)
 
 
@@ -241,11 +242,11 @@ def find(name, reply=False):
     Intermediate request or reply, or the opcode2 field of a Basic DR or data-link
     message) for message kind `name`, e.g. find("shed") -> (0x0801, b"\\x01",
     "duration"). CodecError for an unknown name."""
-    for mt, table, base in ((MT_BASIC, BASIC, 1), (MT_DATALINK, DATALINK, 0x16)):
-        for i in range(len(table)):
-            e = table[i].split(":")
-            if e[0] == name:
-                return mt, bytes((i + base,)), e[1]
+    for op in range(1, 0x1B):  # Basic DR op1 0x01..0x1A, data-link 0x16..0x19
+        for mt, table in ((MT_BASIC, BASIC), (MT_DATALINK, DATALINK)):
+            e = opcode(table, op)
+            if e and e[0] == name:
+                return mt, bytes((op,)), e[1]
     for key in INTERMEDIATE:
         e = INTERMEDIATE[key]
         if e[0] == name:

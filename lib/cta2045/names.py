@@ -5,7 +5,7 @@
 
 from cta2045.basic import EPOCH_2000, WORDS, duration_seconds, power_percent, price_ratio
 from cta2045.frame import max_payload
-from cta2045.message import BASIC, hexstr, opcode
+from cta2045.message import BASIC, opcode
 
 # Name tables, keyed by the field whose value indexes them: name("state", 2) ->
 # "running_curtailed". Sections 3.2 (states), 3.3 (App NAK), 2.1 (link NAK), 4.1
@@ -110,7 +110,7 @@ def describe(msg):
         # a request without data is a Get, and so is 06 00 <code> (one commodity, 4.3)
         d["role"] = "reply" if msg.reply else "get" if len(msg.payload) == 2 or "commodity" in msg.fields else "set"
     if msg.name == "unknown_type":
-        d["payload"] = hexstr(msg.payload)
+        d["payload"] = msg.payload.hex()
     f = {}
     _humanize(msg.fields, f)
     d["fields"] = f

@@ -6,7 +6,7 @@
 
 from cta2045 import basic
 from cta2045.frame import MT_BASIC, MT_DATALINK, MT_INTERMEDIATE, max_payload
-from cta2045.message import decode, encode, hexstr
+from cta2045.message import decode, encode
 from ucm import RELEASED, __version__
 from ucm.clock import ticks_add, ticks_diff
 from ucm.link import COUNTERS, LinkLayer, Tx
@@ -349,7 +349,7 @@ class Engine:
                 m = decode(data).to_dict() if data else None
             except Exception:
                 m = None
-            yield {"dir": d, "t_ms": ticks_diff(t, self.boot), "hex": hexstr(data), "msg": m, "note": note}
+            yield {"dir": d, "t_ms": ticks_diff(t, self.boot), "hex": data.hex(), "msg": m, "note": note}
 
     # --- the state the firmware shows
     def status(self, now):
@@ -411,7 +411,7 @@ class Engine:
 
         r = {"result": tx.result, "request": tx.kind, "attempts": tx.attempts}
         if tx.attempts:
-            r["sent"] = hexstr(tx.frame)
+            r["sent"] = tx.frame.hex()
         reason = tx.reason
         if type(reason) is int:
             reason = name({"app_nak": "reason", "rc_error": "rc"}.get(tx.result, "nak"), reason) or reason
