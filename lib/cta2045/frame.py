@@ -48,20 +48,17 @@ def nak(code):
 
 def _sums(data, start, end):
     # Fletcher-style running sums modulo 255 with seed 0xAA (section 1.3) over data[start:end]
-    # The sums are reduced once per 1024 bytes, not per byte: they stay below 2**30,
-    # MicroPython's small-int range, so the loop never allocates.
+    # The sums are reduced only when c2 grows large: they stay below 2**30, MicroPython's
+    # small-int range, so the loop never allocates.
     c1 = 0xAA
     c2 = 0
-    i = start
-    while i < end:
-        stop = min(end, i + 1024)
-        while i < stop:
-            c1 += data[i]
-            c2 += c1
-            i += 1
-        c1 %= 255
-        c2 %= 255
-    return c1, c2
+    for i in range(start, end):
+        c1 += data[i]
+        c2 += c1
+        if c2 > 0x3FFFFFF:
+            c1 %= 255
+            c2 %= 255
+    return c1 % 255, c2 % 255
 
 
 def checksum(data):
