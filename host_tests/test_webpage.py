@@ -1,7 +1,9 @@
 # The firmware's web page (firmware/www/index.html) in a real browser against the real
-# `make sim` program: status and log shown, the token form, a refused token, a shed sent
-# from the page and seen in the heater's operational state, an unreachable UCM, the
-# firmware footer and a status with fields missing. Drives Debian's /usr/bin/chromium
+# `make sim` program: the state in words, the hot-water gauge, the target temperature
+# read and set, the details (states, energy records, frame log), the token form, a
+# refused token, a shed sent from the page (and with the keyboard) and seen in the
+# heater's operational state, an unreachable UCM, the firmware details and a status with
+# fields missing; screenshots at a desktop and a phone width in build/screenshots/. Drives Debian's /usr/bin/chromium
 # through Playwright (never a downloaded browser); one simulator process and one browser
 # for the whole module to keep it quick.
 
@@ -22,6 +24,8 @@ from cta2045.names import name
 from rig import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHOTS = os.path.join(ROOT, "build", "screenshots")  # kept as test artifacts
+CLOCK = r"\d{1,2}:\d\d(\s?[AP]M)?"  # a local time as the browser's locale writes it
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--headless",
@@ -157,6 +161,23 @@ def _save_token(page, token):
     assert page.p.locator("#token").is_hidden()
 
 
+def _page_table(name):
+    """A {key: "words"} table of the page's script (STATES, EVENTS), read from the page."""
+    with open(build.PAGE_SRC, encoding="utf-8") as f:
+        src = f.read()
+    m = re.search(r"const %s = \{(.*?)\};" % name, src, re.S)
+    assert m, name
+    table = dict(re.findall(r'(\w+): "([^"]+)"', m.group(1)))
+    assert table, name
+    return table
+
+
+def _open_details(page):
+    if not page.p.evaluate("document.getElementById('details').open"):
+        page.p.click("#details summary")
+    assert page.p.locator("#log").is_visible()
+
+
 def test_page_fits_its_budget_and_is_self_contained():
     assert len(build.page_gz()) <= build.PAGE_LIMIT
     with open(build.PAGE_SRC, encoding="utf-8") as f:
@@ -178,6 +199,15 @@ def test_page_fits_its_budget_and_is_self_contained():
         "result",
         "log",
         "energy",
+        "headline",
+        "hot",
+        "tank-fill",
+        "setpoint",
+        "sp-value",
+        "sp-set",
+        "sp-read",
+        "details",
+        "code7",
     ):
         assert re.search(r"\bid=\"?%s[\"\s>]" % i, src), i
 
@@ -186,13 +216,73 @@ def test_page_shows_link_state_log_and_energy(page, sim):
     page.wait_text("#link-state", r"\bup\b")
     want = _status(sim)["sgd"]["op_state"]
     assert want is not None
+    # the headline says it in words; the details keep the protocol's name and code
+    page.wait_text("#headline", re.escape(_page_table("STATES")[want["name"]]))
+    page.p.wait_for_timeout(2500)  # a poll or two
+    assert page.p.locator("#log tbody tr").count() == 0  # the log is read only when asked for
+    _open_details(page)
     page.wait_text("#op-state", re.escape("%s (%d)" % (want["name"], want["code"])))
     page.wait_text("#energy", "storage capacity")
+    page.wait_text("#log tbody", r"[0-9a-f]{4}")
     assert page.p.locator("#log tbody tr").count() > 0
-    assert re.search(r"[0-9a-f]{4}", page.text("#log tbody"))
     page.wait_text("#event", "no active event")
     page.p.wait_for_timeout(2500)  # a few more polls: none of them may log an error
     assert page.unexpected_errors() == []
+
+
+def _energy(sim):
+    with urllib.request.urlopen("http://127.0.0.1:%d/api/sgd/energy" % sim, timeout=5) as r:
+        recs = json.loads(r.read())["energy"]["records"]
+    return {x["code"]: x["cumulative"] for x in recs}
+
+
+def test_hot_water_gauge_follows_the_energy_records(page, sim):
+    page.wait_text("#link-state", r"\bup\b")
+    shown = page.wait_text("#hot", r"^\d+ %$")
+    e = _energy(sim)
+    cap, c7 = e[6], e[7]
+    # by default code 7 is the heat still needed (as on a Rinnai): stored = capacity - code 7
+    pct = int(shown.split()[0])
+    assert abs(pct - round(100 * (cap - c7) / cap)) <= 2, (shown, e)
+    assert "of %.1f kWh stored" % (cap / 1000) in page.text("#hot-more")
+    height = page.p.evaluate("document.getElementById('tank-fill').style.height")
+    assert height == "%d%%" % pct
+    # the other reading: code 7 is the energy stored (kept in the browser)
+    _open_details(page)
+    page.p.select_option("#code7", "stored")
+    pct2 = int(page.wait_text("#hot", r"^\d+ %$").split()[0])
+    assert abs(pct2 - round(100 * c7 / cap)) <= 2, (pct2, e)
+    assert page.p.evaluate("localStorage.getItem('ucm-code7')") == "stored"
+    page.p.select_option("#code7", "take")
+    assert page.unexpected_errors() == []
+
+
+def test_target_temperature_read_and_set(page, sim):
+    page.wait_text("#link-state", r"\bup\b")
+    # without a token the page does not ask the heater on its own (bus traffic is limited)
+    assert page.text("#setpoint") == "—" and "Read" in page.text("#sp-more")
+    _save_token(page, TOKEN)
+    page.p.click("#sp-read")
+    page.wait_text("#setpoint", r"^\d+ °F$")
+    page.p.fill("#sp-value", "118")
+    page.p.click("#sp-set")
+    page.wait_text("#result", r"Target 118 °F: accepted by the water heater \(HTTP 200\)")
+    page.wait_text("#setpoint", r"^118 °F$")
+    req = urllib.request.Request(
+        "http://127.0.0.1:%d/api/sgd/setpoint" % sim, headers={"Authorization": "Bearer " + TOKEN}
+    )
+    with urllib.request.urlopen(req, timeout=20) as r:
+        assert json.loads(r.read())["reply"]["fields"]["setpoint1"] == 118  # the heater has it
+    # out of range: refused by the command table, named, nothing sent
+    page.p.fill("#sp-value", "300")
+    page.p.click("#sp-set")
+    page.wait_text("#result", r"setpoint.*\(HTTP 400\)")
+    page.p.fill("#sp-value", "125")
+    page.p.click("#sp-set")
+    page.wait_text("#setpoint", r"^125 °F$")
+    page.p.click("#token-forget")  # the next tests start without a token
+    assert page.p.evaluate("localStorage.getItem('ucm-token')") is None and page.p.locator("#token").is_visible()
+    assert page.unexpected_errors(allow=re.compile(NET_ERROR.pattern + r".*\b400\b")) == []
 
 
 def test_wrong_token_is_refused_and_asked_again(page):
@@ -208,24 +298,36 @@ def test_wrong_token_is_refused_and_asked_again(page):
 def test_shed_from_the_page_reaches_the_heater(page, sim, tmp_path):
     page.wait_text("#link-state", r"\bup\b")
     _save_token(page, TOKEN)
+    _open_details(page)
     page.p.fill("#duration", "5")
     page.p.click("#btn-shed")
-    page.wait_text("#result", r"Shed: ack \(HTTP 200\)")
+    page.wait_text("#result", r"Save energy: accepted by the water heater \(HTTP 200\), for 4:48")
     shown = page.wait_text("#op-state", "|".join(SHED_STATES))
     assert _status(sim)["sgd"]["op_state"]["name"] in shown
+    page.wait_text("#headline", r"^%s until %s$" % (re.escape(_page_table("EVENTS")["shed"]), CLOCK))
+    page.wait_text("#doing", r"^The heater: ")
     # the countdown ticks between polls: 5 min asked, 4:48 encoded (2*12^2 s)
-    before = page.wait_text("#event", r"shed: [0-4]:\d\d left")
+    before = page.wait_text("#event", r"\(shed\): [0-4]:\d\d left, until " + CLOCK)
     page.p.wait_for_timeout(1500)
     assert page.text("#event") != before
-    shot = tmp_path / "page.png"
-    page.p.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    os.makedirs(SHOTS, exist_ok=True)
+    shot = os.path.join(SHOTS, "page-desktop.png")
+    page.p.screenshot(path=shot, full_page=True)
+    assert open(shot, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     # on a phone the page reflows instead of scrolling sideways (the log scrolls in its box)
     page.p.set_viewport_size({"width": 390, "height": 844})
-    page.p.screenshot(path=str(tmp_path / "page-phone.png"), full_page=True)
+    page.p.screenshot(path=os.path.join(SHOTS, "page-phone.png"), full_page=True)
     assert page.p.evaluate("document.documentElement.scrollWidth") <= 390
-    page.p.click("#btn-end")
-    page.wait_text("#result", r"End: ack \(HTTP 200\)")
+    # with the keyboard: from the duration field, Tab reaches "Save energy"; the End
+    # button is reached the same way and Enter sends it
+    page.p.focus("#duration")
+    page.p.keyboard.press("Tab")
+    assert page.p.evaluate("document.activeElement.id") == "btn-shed"
+    page.p.focus("#btn-grid_emergency")
+    page.p.keyboard.press("Tab")
+    assert page.p.evaluate("document.activeElement.id") == "btn-end"
+    page.p.keyboard.press("Enter")
+    page.wait_text("#result", r"Back to normal: accepted by the water heater \(HTTP 200\)")
     page.wait_text("#event", "no active event")
     # the token stays for the next visit
     assert page.p.evaluate("localStorage.getItem('ucm-token')") == TOKEN
@@ -237,6 +339,7 @@ def test_unreachable_ucm_is_shown_without_piling_up_requests(page):
     seen = []
     page.p.route("**/api/status", lambda route: (seen.append(time.monotonic()), route.abort()))
     page.wait_text("#link-state", "UCM unreachable")
+    page.wait_text("#headline", r"^Cannot reach the module \(UCM unreachable\)$")
     page.p.wait_for_timeout(3000)
     # one request at a time, every 2 s: two or three, never a burst
     assert 1 <= len(seen) <= 3, seen
@@ -262,12 +365,15 @@ def test_firmware_footer_and_missing_fields(page):
         route.fulfill(json=body or st)
 
     page.wait_text("#link-state", r"\bup\b")
+    _open_details(page)
     page.p.route("**/api/status", status)
     page.wait_text("#fw-board", "pico_w")
+    assert page.p.locator("#fw").is_visible()
     assert "ssid=home" in page.text("#fw-wifi") and "192.168.1.50" in page.text("#fw-wifi")
     assert page.text("#fw-config") == "file" and page.text("#fw-reset") == "—" and page.text("#fw-version") == "—"
     assert "ucm: ok, 1 restarts, last error OSError" in page.text("#fw-tasks")
     body["uptime_s"] = 5
     page.wait_text("#link-state", "unknown")
     assert page.text("#op-state") == "unknown" and page.p.locator("#fw").is_hidden()
+    assert page.text("#headline") == "Connecting…"
     assert page.unexpected_errors() == []
