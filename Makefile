@@ -18,6 +18,8 @@
 #   make bench                     benchmarks (not part of make test)
 #   make deploy BOARD=pico_w PORT=/dev/ttyACM0   compile and copy the firmware to a board
 #                                  (BOARD=esp32; DRY_RUN=1: no board, list files and sizes)
+#   make bundle BOARD=pico_w       the board's whole firmware as one update file
+#                                  (build/bundle/ucm-BOARD-VERSION.tar; MICROPYTHON_VERSION=1.29)
 #   make package-json              write package.json's mip list and version (from the
 #                                  file layout of tools/deploy.py and lib/ucm's __version__)
 #   make repl PORT=/dev/ttyACM0    the board's MicroPython prompt (mpremote repl)
@@ -33,7 +35,7 @@ NODE ?= node
 NPM ?= npm
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all test lint test-python test-micropython test-rp2 size ram bench sim deploy package-json repl logs setup clean help
+.PHONY: all test lint test-python test-micropython test-rp2 size ram bench sim deploy bundle package-json repl logs setup clean help
 
 all: help
 
@@ -115,6 +117,10 @@ sim: $(VENV)/.installed
 # starter /ucm.json, written only when the board has none.
 deploy: $(VENV)/.installed
 	@$(PY) tools/deploy.py --board "$(BOARD)" --port "$(PORT)" $(if $(filter-out 0 no false,$(DRY_RUN)),--dry-run)
+
+MICROPYTHON_VERSION ?= 1.29
+bundle: $(VENV)/.installed
+	@$(PY) tools/bundle.py --board "$(BOARD)" --micropython "$(MICROPYTHON_VERSION)"
 
 package-json: $(VENV)/.installed
 	@$(PY) tools/deploy.py --package-json
