@@ -18,7 +18,7 @@ def test_running_sums_of_worked_example():
     c2s = [178, 102, 26, 207, 134, 78]
     body = h("08 01 00 02 01 11")
     for i in range(len(body)):
-        assert frame._sums(body, 0, i + 1) == (c1s[i], c2s[i])
+        assert frame._sums(body[: i + 1]) == (c1s[i], c2s[i])
 
 
 def test_every_vector_checksum_and_validity():

@@ -46,14 +46,14 @@ def nak(code):
     return bytes((0x15, code))
 
 
-def _sums(data, start, end):
-    # Fletcher-style running sums modulo 255 with seed 0xAA (section 1.3) over data[start:end]
+def _sums(data):
+    # Fletcher-style running sums modulo 255 with seed 0xAA (section 1.3) over data
     # The sums are reduced only when c2 grows large: they stay below 2**30, MicroPython's
     # small-int range, so the loop never allocates.
     c1 = 0xAA
     c2 = 0
-    for i in range(start, end):
-        c1 += data[i]
+    for b in data:
+        c1 += b
         c2 += c1
         if c2 > 0x3FFFFFF:
             c1 %= 255
@@ -63,14 +63,14 @@ def _sums(data, start, end):
 
 def checksum(data):
     """CK1 << 8 | CK2 for data (header and payload)."""
-    c1, c2 = _sums(data, 0, len(data))
+    c1, c2 = _sums(data)
     k1 = 255 - (c1 + c2) % 255
     return k1 << 8 | (255 - (c1 + k1) % 255)
 
 
 def valid(data):
     """Whole-frame check: the sums over header, payload and CK end at (0, 0)."""
-    return _sums(data, 0, len(data)) == (0, 0)
+    return _sums(data) == (0, 0)
 
 
 def build(mt, payload=b""):
@@ -217,13 +217,14 @@ class FrameReader:
                 need = ln + _OVERHEAD
                 if avail < need:
                     break
-                if _sums(buf, s, s + need) == (0, 0):
-                    h(EV_FRAME, buf[s : s + need])
+                f = buf[s : s + need]  # the one copy either event reports
+                if _sums(f) == (0, 0):
+                    h(EV_FRAME, f)
                     s += need
                     continue
                 if s + need > self._seen:
                     self._seen = s + need
-                h(EV_BAD_CHECKSUM, buf[s : s + need])
+                h(EV_BAD_CHECKSUM, f)
                 s += 1
                 continue
             # junk: count it and open a junk run, unless a failed frame already showed it
