@@ -61,6 +61,13 @@ def _sums(data):
     return c1 % 255, c2 % 255
 
 
+def _ck(data):
+    # checksum() as the two bytes CK1 CK2 (build's: no int to split again)
+    c1, c2 = _sums(data)
+    k1 = 255 - (c1 + c2) % 255
+    return bytes((k1, 255 - (c1 + k1) % 255))
+
+
 def checksum(data):
     """CK1 << 8 | CK2 for data (header and payload)."""
     c1, c2 = _sums(data)
@@ -79,8 +86,7 @@ def build(mt, payload=b""):
     if n > LEN_MASK:
         raise CodecError("payload too long")
     f = bytes((mt >> 8, mt & 0xFF, n >> 8, n & 0xFF)) + payload
-    ck = checksum(f)
-    return f + bytes((ck >> 8, ck & 0xFF))
+    return f + _ck(f)
 
 
 class FrameReader:

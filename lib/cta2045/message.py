@@ -271,7 +271,8 @@ def encode(name, reply=False, **fields):
             v = fields.pop(groups, 0)
             if not isinstance(v, int) or not 0 <= v <= 255 or len(fields) > (mt == MT_DATALINK and "extra" in fields):
                 raise CodecError("bad fields for " + name)
-            return build(mt, out + bytes((v,)) + bytes.fromhex(fields.get("extra", "")))
+            out += bytes((v,))
+            return build(mt, out + bytes.fromhex(fields["extra"]) if fields else out)
         out = bytearray(out)
         if not reply and "records" in fields:
             groups = _RECORDS
