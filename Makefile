@@ -5,7 +5,8 @@
 #   make sim                       the firmware (under MicroPython's unix port) against a
 #                                  simulated water heater, the HTTP API on 127.0.0.1:8080
 #                                  (PORT=, SERIAL=, QUIET=1, BUS=ninebit-listen|auto,
-#                                  HEATER=ninebit|cta2045, FIRMWARE=cpython, MICROPYTHON=)
+#                                  HEATER=ninebit|cta2045, FIRMWARE=cpython, MICROPYTHON=,
+#                                  MQTT=host[:port]: Home Assistant over MQTT)
 #   make test-micropython          the portable tests under the unix port (one process a
 #                                  module, -X heapsize=$(MP_HEAP)) and the WebAssembly port
 #   make test-micropython MICROPYTHON=/path/to/micropython   ... another unix-port binary
@@ -108,7 +109,7 @@ bench: setup
 # FIRMWARE=cpython the firmware under CPython (default: the venv's MicroPython unix port),
 # MICROPYTHON= another unix-port binary, UCM_TOKEN= the API token
 sim: $(VENV)/.installed
-	PORT="$(PORT)" SERIAL="$(SERIAL)" QUIET="$(QUIET)" FIRMWARE="$(FIRMWARE)" MICROPYTHON="$(MICROPYTHON)" BUS="$(BUS)" HEATER="$(HEATER)" $(PY) tools/sim.py
+	PORT="$(PORT)" SERIAL="$(SERIAL)" QUIET="$(QUIET)" FIRMWARE="$(FIRMWARE)" MICROPYTHON="$(MICROPYTHON)" BUS="$(BUS)" HEATER="$(HEATER)" MQTT="$(MQTT)" $(PY) tools/sim.py
 
 # --- device ---------------------------------------------------------------------------
 

@@ -6,8 +6,8 @@
 import ucm_system as system
 
 SEND_WARNING = (
-    "sending on the 9-bit bus is on: the write protocol is not public, and frames sent "
-    "reach the heater's own boards; replay only what a real module was seen sending"
+    "sending on the 9-bit bus is on: its write protocol is not public; "
+    "replay only frames a real module was seen sending"
 )
 
 
@@ -83,6 +83,8 @@ async def build(board, config, host="0.0.0.0", quiet=True, log=print, page=None)
     if hasattr(board, "Led"):
         led = board.Led(pins["led"])
         sup.add("led", system.led_task(led, ucm))
+    if hasattr(board, "extra_tasks"):
+        board.extra_tasks(sup, state)
     log("ucm: %s firmware %s, reset cause: %s" % (board.NAME, system.VERSION, state.reset_cause))
     if config.error:
         log("config: %s" % config.error)

@@ -82,11 +82,14 @@ class Broker:
 class Watcher:
     """paho-mqtt subscribed to scn/#: every message as (topic, payload, retain)."""
 
+    n = 0
+
     def __init__(self, port, user=None, password=None):
         import paho.mqtt.client as mqtt
 
         self.q = queue.Queue()
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher-%d" % os.getpid())
+        Watcher.n += 1  # a client id of its own: a second client with one id ends the first
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher-%d-%d" % (os.getpid(), Watcher.n))
         if user:
             self.c.username_pw_set(user, password)
         self.c.on_message = lambda c, u, m: self.q.put((m.topic, m.payload.decode(), bool(m.retain)))

@@ -56,8 +56,9 @@ MICRODOT_BASE = ("__init__",)  # the Microdot modules deployed: these and what t
 EXTERN = ("adafruit_pioasm",)
 # Modules only the host board imports, left off devices: the live frame trace (a device
 # always runs quiet; make sim and the host board print the trace), the reader of a
-# Linux 9-bit capture stream, and (until the device budget has room for it) the MQTT client
-HOST_ONLY = ("lib/ucm/trace.py", "lib/ninebit/capture.py", "lib/ucm/mqtt.py")
+# Linux 9-bit capture stream, and (until the device budget has room for them) the MQTT
+# client and its Home Assistant bridge
+HOST_ONLY = ("lib/ucm/trace.py", "lib/ninebit/capture.py", "lib/ucm/mqtt.py", "lib/ucm/ha.py")
 PARKED_MAIN = "/main.py.off"  # the old main.py while the copy runs (the firmware stays off)
 TOKEN_RULE = "8..128 characters without surrounding spaces"
 

@@ -39,11 +39,13 @@ class Rig:
         bus="cta2045",
         heater="cta2045",
         start=None,
+        mqtt=None,
     ):
         """bus: the firmware's bus personality; heater: "cta2045" (tools/sgd_sim) or
         "ninebit" (tools/ninebit_sim.py, a round every 200 ms). start: a function
         (serial path, http port, token, log file) -> Popen that starts the firmware
-        another way (tools/ram.py: a deploy tree under a 32-bit unix port)."""
+        another way (tools/ram.py: a deploy tree under a 32-bit unix port). mqtt: MQTT
+        for the firmware, {"mqtt": "host:port", "user":, "base":} (tools/sim.py)."""
         master, slave, self.path = ports.open_pty()
         os.close(slave)
         self.token = token
@@ -64,7 +66,7 @@ class Rig:
             self.proc = start(self.path, self.http, token, self.log)
         else:
             self.proc = launcher.start_firmware(
-                self.path, "127.0.0.1", self.http, token, False, list(settings), stdout=self.log, bus=bus
+                self.path, "127.0.0.1", self.http, token, False, list(settings), stdout=self.log, bus=bus, mqtt=mqtt
             )
 
     def _serve(self, ready):

@@ -5,7 +5,8 @@
 #                       [--micropython BIN]
 #                       [--set name=value ...] [simulator options]
 # Environment (what `make sim PORT=... SERIAL=... QUIET=1 MICROPYTHON=...` passes):
-#   PORT, SERIAL, QUIET, FIRMWARE, MICROPYTHON, UCM_TOKEN (else a token is generated and printed).
+#   PORT, SERIAL, QUIET, FIRMWARE, MICROPYTHON, UCM_TOKEN (else a token is generated and printed),
+#   MQTT=host[:port] (Home Assistant over MQTT; MQTT_USER, MQTT_PASSWORD, MQTT_BASE).
 # With --serial the firmware talks to that device (a USB RS-485 adapter on a real heater,
 # or any SGD program's pty path) and no simulator is started. The firmware process runs
 # under MicroPython's unix port (the venv's, or --micropython BIN), or under CPython with
@@ -47,7 +48,16 @@ def firmware_command(micropython=None):
 
 
 def start_firmware(
-    serial, http_host, http_port, token, quiet=False, settings=(), micropython="auto", stdout=None, bus="cta2045"
+    serial,
+    http_host,
+    http_port,
+    token,
+    quiet=False,
+    settings=(),
+    micropython="auto",
+    stdout=None,
+    bus="cta2045",
+    mqtt=None,
 ):
     """The firmware process. micropython: a unix-port binary, None for CPython, or
     "auto": the default of tools/runtime.py (MicroPython where there is a unix port;
@@ -73,6 +83,12 @@ def start_firmware(
         argv.append("--quiet")
     for s in settings:
         argv += ["--set", s]
+    if mqtt:  # {"mqtt": host[:port], "user":, "base":} (the password goes by MQTT_PASSWORD)
+        argv += ["--mqtt", mqtt["mqtt"]]
+        if mqtt.get("user"):
+            argv += ["--mqtt-user", mqtt["user"]]
+        if mqtt.get("base"):
+            argv += ["--mqtt-base", mqtt["base"]]
     env["UCM_TOKEN"] = token
     return subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.STDOUT if stdout else None)
 
@@ -111,6 +127,12 @@ def parser():
         default=env("HEATER") or None,
         choices=("cta2045", "ninebit"),
         help="the simulated heater's bus (HEATER=; default: ninebit for BUS=ninebit-listen, else cta2045)",
+    )
+    p.add_argument(
+        "--mqtt",
+        default=env("MQTT") or None,
+        metavar="HOST[:PORT]",
+        help="an MQTT broker for Home Assistant (MQTT=; MQTT_USER=, MQTT_PASSWORD=, MQTT_BASE= default ucm/ucm-host)",
     )
     p.add_argument("--no-intermediate", action="store_true", help="simulator: a heater without Intermediate DR")
     p.add_argument("--seed", type=int, default=0, help="simulator: random seed")
@@ -193,6 +215,8 @@ def main(argv=None):
     if note:
         print("sim.py: " + note)
     url = "http://%s:%d/" % (a.http_host, a.http_port)
+    mqtt_base = os.environ.get("MQTT_BASE") or "ucm/ucm-host"
+    mqtt = {"mqtt": a.mqtt, "user": os.environ.get("MQTT_USER"), "base": mqtt_base} if a.mqtt else None
     print("UCM firmware (host board, %s) on %s" % ("MicroPython unix port" if mp else "CPython", path))
     print("  HTTP API:  %s   (status: %sapi/status)" % (url, url))
     print("  API token: %s" % token)
@@ -200,6 +224,8 @@ def main(argv=None):
         '  try:       curl -X POST -H "Authorization: Bearer %s" -H "Content-Type: application/json" -d '
         "'{\"duration_s\": 600}' %sapi/dr/shed" % (token, url)
     )
+    if a.mqtt:
+        print("  MQTT:      %s, topics under %s, discovery under homeassistant/" % (a.mqtt, mqtt_base))
     if a.bus != "cta2045":
         print("  bus:       %s   (9-bit frames: %sapi/ninebit/frames, words: %sapi/ninebit/params)" % (a.bus, url, url))
     if heater == "ninebit" and sim:
@@ -208,7 +234,7 @@ def main(argv=None):
         print("  simulator: type 'help' for commands (override on, silent 10, corrupt 1, reboot, ...)")
     print(flush=True)
     try:
-        proc = start_firmware(path, a.http_host, a.http_port, token, a.quiet, a.set, mp, bus=a.bus)
+        proc = start_firmware(path, a.http_host, a.http_port, token, a.quiet, a.set, mp, bus=a.bus, mqtt=mqtt)
     except OSError as e:
         print("sim.py: cannot start the firmware: %s" % e)
         return 1

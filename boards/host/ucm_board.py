@@ -7,7 +7,10 @@
 #                                         Linux PARMRK capture stream, see tools/ports.py)
 #           [--set name=value ...]        (engine settings, e.g. --set heartbeat_ms=10000)
 #           [--http-clients N]            (requests handled at once, default 4)
+#           [--mqtt HOST[:PORT]]          (Home Assistant over MQTT: lib/ucm/ha.py)
+#           [--mqtt-user NAME] [--mqtt-base TOPIC] [--mqtt-prefix homeassistant]
 #   UCM_TOKEN=...                         the API token (generated when not set)
+#   MQTT_PASSWORD=...                     the broker password (never on the command line)
 
 import os
 import sys
@@ -18,6 +21,7 @@ NAME = "host"
 USAGE = (
     "usage: main.py --serial PATH [--http-host H] [--http-port N] [--quiet] [--page FILE]"
     " [--bus cta2045|ninebit-listen|auto] [--set name=value ...] [--http-clients N]"
+    " [--mqtt HOST[:PORT]] [--mqtt-user NAME] [--mqtt-base TOPIC] [--mqtt-prefix PREFIX]"
 )
 BUSES = ("cta2045", "ninebit-listen", "auto")  # a PC cannot send on the 9-bit bus
 
@@ -44,6 +48,10 @@ def options(argv=None):
         "bus": "cta2045",
         "settings": {},
         "http_clients": 4,
+        "mqtt": None,
+        "mqtt_user": None,
+        "mqtt_base": "ucm/ucm-host",
+        "mqtt_prefix": "homeassistant",
     }
     i = 0
     while i < len(argv):
@@ -60,6 +68,10 @@ def options(argv=None):
             "--bus",
             "--set",
             "--http-clients",
+            "--mqtt",
+            "--mqtt-user",
+            "--mqtt-base",
+            "--mqtt-prefix",
         ) or i + 1 >= len(argv):
             raise ValueError("bad argument %s\n%s" % (a, USAGE))
         v = argv[i + 1]
@@ -82,6 +94,17 @@ def options(argv=None):
             if not v.isdigit() or not 1 <= int(v) <= 16:
                 raise ValueError("--http-clients: 1..16, not " + v)
             o["http_clients"] = int(v)
+        elif a == "--mqtt":
+            host, _, port = v.rpartition(":") if ":" in v else (v, "", "1883")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError("--mqtt: HOST or HOST:PORT, not " + v)
+            o["mqtt"] = (host, int(port))
+        elif a in ("--mqtt-base", "--mqtt-prefix"):
+            if not v or v.strip("/") != v or "#" in v or "+" in v:
+                raise ValueError("%s: a topic without wildcards or leading/trailing '/', not %r" % (a, v))
+            o[a[2:].replace("-", "_")] = v
+        elif a == "--mqtt-user":
+            o["mqtt_user"] = v
         else:
             k, eq, val = v.partition("=")
             if not eq:
@@ -95,6 +118,8 @@ def options(argv=None):
     if t is not None and t != "" and not (8 <= len(t) <= 128 and t.strip() == t):
         raise ValueError("UCM_TOKEN: 8..128 characters without surrounding spaces")
     o["token"] = t or token()
+    global mqtt
+    mqtt = o if o["mqtt"] else None
     return o
 
 
@@ -104,6 +129,24 @@ def token():
 
 
 serial = None  # the --serial path, set by options()
+mqtt = None  # the options when --mqtt is given
+
+
+def extra_tasks(sup, system):
+    """The host board's own tasks (ucm_compose calls this): MQTT with Home Assistant
+    discovery when --mqtt is given."""
+    if mqtt is None:
+        return
+    from ucm.ha import Bridge
+    from ucm.mqtt import Client
+
+    host, port = mqtt["mqtt"]
+    node = mqtt["mqtt_base"].rsplit("/", 1)[-1]
+    c = Client(host, port, node, mqtt["mqtt_user"], os.getenv("MQTT_PASSWORD") or None, log=sup.log)
+    b = Bridge(system.ucm, c, mqtt["mqtt_base"], node, mqtt["mqtt_prefix"], log=sup.log)
+    system.mqtt = c
+    sup.add("mqtt", lambda: c.run(b.on_connect))
+    sup.add("ha", b.run)
 
 
 def open_port(cfg=None):
