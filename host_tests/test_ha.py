@@ -248,3 +248,146 @@ def test_availability_offline_when_the_firmware_dies(setup):
     r.proc.send_signal(signal.SIGKILL)
     r.proc.wait(10)
     assert ha.wait(BASE + "/availability", "offline", timeout=20)
+
+
+# --- the bridge in this process: a recording client and an engine stand-in that checks
+# commands with the real command table (ucm.commands), as Engine.submit does
+
+
+class _Client:
+    def __init__(self):
+        self.published = []
+        self.subscribed = []
+        self.connected = True
+        self.will = self.on_message = None
+
+    async def publish(self, topic, payload, retain=False, qos=0):
+        self.published.append((topic, payload, retain, qos))
+
+    async def subscribe(self, topic, qos=0):
+        self.subscribed.append(topic)
+
+
+class _Ucm:
+    def __init__(self):
+        self.calls = []
+        self.link = "up"
+
+    def status(self):
+        return {
+            "link": {"state": self.link},
+            "sgd": {"op_state": {"name": "idle_normal", "code": 0}, "override": True},
+            "event": {"kind": "shed", "remaining_s": 60},
+            "last_app_nak": {"request": "load_up", "reason": "customer_override"},
+        }
+
+    def info(self):
+        fw = {"fw_date": "2024-05-12", "fw_major": 1, "fw_minor": 3}
+        return dict(fw, model="HPWH-X", serial="S1", device_type=2)
+
+    def energy(self):
+        recs = [{"code": 0, "rate": 450, "cumulative": 1}, {"code": 6, "cumulative": 10000}]
+        recs.append({"code": 7, "cumulative": 2500})
+        return {"records": recs}
+
+    async def call(self, kind, args):
+        from ucm.commands import check
+
+        check(kind, args)  # ValueError naming the field, as the engine raises it
+        self.calls.append((kind, args))
+        if kind == "get_setpoint":
+            return {"result": "reply", "reply": {"fields": {"rc": 0, "setpoint1": 50, "temp_units_name": "C"}}}
+        return {"result": "reply" if "setpoint" in kind else "ack"}
+
+
+def test_bridge_in_process():
+    import asyncio
+
+    from ucm.ha import Bridge
+
+    c, u = _Client(), _Ucm()
+    b = Bridge(u, c, "ucm/x", node="x", log=lambda s: None)
+    assert c.will == ("ucm/x/availability", b"offline", True, 1) and c.on_message == b.on_message
+
+    async def run():
+        await b.read_setpoint()
+        await b.on_connect(c)
+        await b.publish_state()
+        for topic, text in (("set/duration_min", "12"), ("set/dr", "critical_peak"), ("set/setpoint", "55")):
+            await b.command(topic[4:], text)
+        await b.command("dr", "normal")
+        await b.command("setpoint", "120")  # over 100 C
+        await b.command("dr", "heat")
+        b.on_message("ucm/x/set/dr", b"shed", True)  # retained: ignored
+        await asyncio.sleep(0)
+
+    asyncio.run(run())
+    assert set(c.subscribed) == {"ucm/x/set/#", "homeassistant/status"}
+    configs = [(t, json.loads(p)) for t, p, r, q in c.published if t.endswith("/config")]
+    assert len(configs) == len(ENTITIES) and all(r for t, p, r, q in c.published if t.endswith("/config"))
+    wh = dict(configs)["homeassistant/water_heater/x_water_heater/config"]
+    assert wh["modes"] == ["electric"] and wh["temperature_unit"] == "C" and wh["max_temp"] == 82
+    assert wh["device"]["model"] == "HPWH-X" and wh["device"]["sw_version"] == "2024-05-12 (1.3)"
+    state = json.loads([p for t, p, r, q in c.published if t == "ucm/x/state"][-1])
+    assert state["energy_stored_wh"] == 7500 and state["capacity_wh"] == 10000 and state["power_w"] == 450
+    assert state["dr"] == "shed" and state["override"] == "ON" and state["link"] == "ON" and state["setpoint"] == 50
+    assert state["last_refusal"] == "load_up: customer_override"
+    assert u.calls == [
+        ("get_setpoint", {}),
+        ("critical_peak", {"duration_s": 720}),
+        ("set_setpoint", {"setpoint": 55, "units": "C"}),
+        ("end", {}),
+    ]
+    assert b.duration_min == 12 and b.setpoint == (55, "C")
+    errors = [json.loads(p) for t, p, r, q in c.published if t == "ucm/x/error"]
+    assert [e["error"] for e in errors] == [
+        "setpoint: must be 0..100 for units C",
+        "dr: must be one of normal, shed, load_up, critical_peak, grid_emergency",
+    ]
+    assert b.errors == 2
+    u.link = "down"
+    assert json.loads(json.dumps(b.state()))["link"] == "OFF"
+
+
+def test_host_board_mqtt_options_and_tasks(monkeypatch):
+    import importlib.util
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("host_board", os.path.join(root, "boards", "host", "ucm_board.py"))
+    hb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hb)
+    o = hb.options(["--serial", "/dev/null", "--mqtt", "broker.lan", "--mqtt-user", "u", "--mqtt-base", "ucm/attic"])
+    assert o["mqtt"] == ("broker.lan", 1883) and o["mqtt_user"] == "u" and o["mqtt_base"] == "ucm/attic"
+    assert hb.options(["--serial", "x", "--mqtt", "10.0.0.2:8883"])["mqtt"] == ("10.0.0.2", 8883)
+    for bad, why in (
+        (["--mqtt", "host:99999"], "--mqtt: HOST or HOST:PORT"),
+        (["--mqtt", ":1883"], "--mqtt: HOST or HOST:PORT"),
+        (["--mqtt-base", "ucm/#"], "--mqtt-base: a topic without wildcards"),
+        (["--mqtt-prefix", "/ha"], "--mqtt-prefix: a topic without wildcards"),
+    ):
+        with pytest.raises(ValueError, match=why):
+            hb.options(["--serial", "x"] + bad)
+    # --mqtt adds the client and the bridge to the supervisor, the password from the env
+    monkeypatch.setenv("MQTT_PASSWORD", "pw-from-env")
+    hb.options(["--serial", "x", "--mqtt", "broker.lan:1884", "--mqtt-user", "u", "--mqtt-base", "ucm/attic"])
+
+    class Sup:
+        log = staticmethod(lambda s: None)
+        added = []
+
+        def add(self, name, factory, progress=None, fatal=False):
+            self.added.append(name)
+
+    class System:
+        ucm = _Ucm()
+
+    sup, system = Sup(), System()
+    hb.extra_tasks(sup, system)
+    assert sup.added == ["mqtt", "ha"]
+    c = system.mqtt
+    assert (c.host, c.port, c.client_id, c.user, c.password) == ("broker.lan", 1884, "attic", "u", "pw-from-env")
+    assert c.will[0] == "ucm/attic/availability"
+    hb.options(["--serial", "x"])  # without --mqtt: nothing added
+    sup.added = []
+    hb.extra_tasks(sup, System())
+    assert sup.added == []

@@ -298,3 +298,44 @@ def test_packets_and_errors_in_process():
         asyncio.run(c.connect())
     with pytest.raises(mqtt.MqttError, match="not connected"):
         asyncio.run(c.publish("t", b"x"))
+
+
+def test_client_in_process_against_the_broker(broker):
+    # The same client in this process (CPython asyncio): subscribe, QoS 1 to itself and
+    # back, a retained message for a later subscriber, status(), a clean disconnect that
+    # leaves no will.
+    sys.path.insert(0, LIB)
+    import asyncio
+
+    from ucm import mqtt
+
+    got = []
+
+    async def scenario():
+        will = ("scn/inproc/will", b"gone", True, 1)
+        c = mqtt.Client("127.0.0.1", broker.port, "inproc", keepalive_s=5, will=will, log=got.append)
+        c.on_message = lambda t, p, r: got.append((t, p, r))
+        await c.connect()
+        listener = asyncio.create_task(c.listen())
+        await c.subscribe("scn/inproc/#", 1)
+        await c.publish("scn/inproc/a", "one", qos=1)
+        await c.publish("scn/inproc/b", b"two", retain=True)
+        for _ in range(100):
+            if len([m for m in got if type(m) is tuple]) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        st = c.status()
+        await c.disconnect()
+        listener.cancel()
+        return st
+
+    st = asyncio.run(scenario())
+    assert ("scn/inproc/a", b"one", False) in got and ("scn/inproc/b", b"two", False) in got
+    assert st["connected"] and st["connects"] == 1 and st["sent"] == 2 and st["received"] == 2
+    w = Watcher(broker.port)
+    try:
+        assert w.wait("scn/inproc/b", "two") == ("scn/inproc/b", "two", True)  # retained
+        time.sleep(0.5)
+        assert not [m for m in list(w.q.queue) if m[0] == "scn/inproc/will"]  # a clean end: no will
+    finally:
+        w.close()
