@@ -391,3 +391,46 @@ def test_host_board_mqtt_options_and_tasks(monkeypatch):
     sup.added = []
     hb.extra_tasks(sup, System())
     assert sup.added == []
+
+
+def test_ninebit_words_as_disabled_diagnostic_sensors(tmp_path):
+    # the 9-bit personality (ninebit-listen) against the 9-bit simulator: every word of
+    # the parameter table gets a sensor, disabled by default, its value in <base>/ninebit
+    broker = Broker(str(tmp_path))
+    ha = Watcher(broker.port)
+    ha.c.subscribe("homeassistant/sensor/#", 1)
+    ha.c.subscribe(BASE + "/ninebit", 1)
+    r = rigmod.Rig(
+        str(tmp_path / "firmware.log"),
+        TOKEN,
+        bus="ninebit-listen",
+        heater="ninebit",
+        mqtt={"mqtt": "127.0.0.1:%d" % broker.port, "base": BASE},
+    )
+    try:
+        rows = r.wait(lambda: r.api("GET", "/api/ninebit/params")[1]["params"], 30, "9-bit words")
+        configs, values = {}, None
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not (values and len(configs) >= len(rows)):
+            try:
+                topic, payload, _ = ha.q.get(timeout=0.2)
+            except Exception:
+                continue
+            if topic.endswith("/config") and "_nb_" in topic:
+                configs[topic] = json.loads(payload)
+            elif topic == BASE + "/ninebit":
+                values = json.loads(payload)
+        assert len(configs) >= len(rows) > 0, (len(configs), len(rows))
+        for c in configs.values():
+            assert c["enabled_by_default"] is False and c["entity_category"] == "diagnostic"
+            assert c["state_topic"] == BASE + "/ninebit" and c["name"].startswith("9-bit 0x")
+            key = c["value_template"].split("value_json.")[1].split()[0]
+            assert key in values, (key, sorted(values))
+        rows = r.api("GET", "/api/ninebit/params")[1]["params"]
+        for row in rows:
+            key = "w%s_%d_%d" % (row["kind"][2:], row["block"], row["index"])
+            assert key in values and isinstance(values[key], int)
+    finally:
+        r.close()
+        ha.close()
+        broker.stop()

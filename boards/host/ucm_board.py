@@ -143,7 +143,7 @@ def extra_tasks(sup, system):
     host, port = mqtt["mqtt"]
     node = mqtt["mqtt_base"].rsplit("/", 1)[-1]
     c = Client(host, port, node, mqtt["mqtt_user"], os.getenv("MQTT_PASSWORD") or None, log=sup.log)
-    b = Bridge(system.ucm, c, mqtt["mqtt_base"], node, mqtt["mqtt_prefix"], log=sup.log)
+    b = Bridge(system.ucm, c, mqtt["mqtt_base"], node, mqtt["mqtt_prefix"], sup.log, getattr(system, "ninebit", None))
     system.mqtt = c
     sup.add("mqtt", lambda: c.run(b.on_connect))
     sup.add("ha", b.run)

@@ -7,7 +7,11 @@
 # announces itself (<prefix>/status "online").
 #   bridge = Bridge(ucm, client, "ucm/ucm-1a2b", node="ucm-1a2b", log=print)
 #   await client.run(bridge.on_connect)  and  await bridge.run()  (the state publisher)
-# Topics under <base>: availability (online/offline), state (JSON), error, and
+# On a 9-bit bus personality every word of the parameter table (lib/ninebit/params.py)
+# is a diagnostic sensor, disabled until the user enables it in HA, its values in the
+# retained JSON of <base>/ninebit: watch one change while you change a setting on the
+# heater's panel (that is how the 9-bit bus gets decoded).
+# Topics under <base>: availability (online/offline), state (JSON), ninebit, error, and
 # set/dr (normal, shed, load_up, critical_peak, grid_emergency), set/duration_min
 # (the duration of the next event), set/end (any payload), set/setpoint (degrees, in the
 # heater's units).
@@ -23,6 +27,11 @@ CHECK_MS = 2000  # how often the state is compared with the last one published
 DURATION_MAX_MIN = 1440
 
 
+def _word(k):
+    # a 9-bit parameter key (kind << 16 | block << 8 | index) as a JSON key: "w40_2_5"
+    return "w%02x_%d_%d" % (k >> 16, (k >> 8) & 0xFF, k & 0xFF)
+
+
 def _number(what, text):
     try:
         return float(text)
@@ -31,8 +40,9 @@ def _number(what, text):
 
 
 class Bridge:
-    def __init__(self, ucm, client, base, node="ucm", prefix="homeassistant", log=print):
+    def __init__(self, ucm, client, base, node="ucm", prefix="homeassistant", log=print, ninebit=None):
         self.ucm = ucm
+        self.nb = ninebit  # the NineBitBus of a 9-bit personality, or None
         self.c = client
         self.base = base
         self.node = node  # the HA object id prefix and device identifier
@@ -46,6 +56,8 @@ class Bridge:
         self._wake = False
         self._described = False  # discovery published with the heater's GetInformation
         self._asked = False  # the target temperature asked once the link is up
+        self._nb_keys = 0  # 9-bit words with a published config
+        self._nb_last = None
         client.will = (base + "/availability", b"offline", True, 1)
         client.on_message = self.on_message
 
@@ -143,6 +155,22 @@ class Bridge:
             cfg = {"name": name, "state_topic": st, "value_template": tpl}
             cfg.update(extra)
             ent.append(("sensor", oid, cfg))
+        for k in self._nb_words():
+            oid = "nb_" + _word(k)
+            ent.append(
+                (
+                    "sensor",
+                    oid,
+                    {
+                        "name": "9-bit 0x%02x block %d word %d" % (k >> 16, (k >> 8) & 0xFF, k & 0xFF),
+                        "state_topic": b + "/ninebit",
+                        "value_template": "{{ value_json.%s }}" % _word(k),
+                        "entity_category": "diagnostic",
+                        "enabled_by_default": False,
+                        "icon": "mdi:numeric",
+                    },
+                )
+            )
         for oid, name, key, cls in (
             ("link", "Link", "link", "connectivity"),
             ("override", "Customer override", "override", None),
@@ -153,6 +181,9 @@ class Bridge:
                 cfg["entity_category"] = "diagnostic"
             ent.append(("binary_sensor", oid, cfg))
         return ent
+
+    def _nb_words(self):
+        return sorted(self.nb.params.values) if self.nb else ()
 
     def mode(self):
         t = (self.ucm.info() or {}).get("device_type")
@@ -181,6 +212,7 @@ class Bridge:
 
     async def publish_discovery(self):
         self._described = self.ucm.info() is not None
+        self._nb_keys = len(self._nb_words())
         for topic, cfg in self.discovery():
             await self.c.publish(topic, cfg, retain=True, qos=1)
 
@@ -231,6 +263,15 @@ class Bridge:
                     await self.read_setpoint()
                 if not self._described and self.ucm.info() is not None:
                     await self.publish_discovery()  # now with model, version and mode
+                if self.nb:
+                    if len(self._nb_words()) != self._nb_keys:
+                        await self.publish_discovery()  # new words: their sensors
+                    v = {}
+                    for k in self._nb_words():
+                        v[_word(k)] = self.nb.params.values[k][0]
+                    if v != self._nb_last:
+                        self._nb_last = v
+                        await self.c.publish(self.base + "/ninebit", json.dumps(v), retain=True)
                 s = self.state()
                 if s != self._last or ticks_diff(ticks_ms(), self._at) >= STATE_EVERY_MS:
                     await self.publish_state()
