@@ -57,8 +57,8 @@ EXTERN = ("adafruit_pioasm",)
 # Modules only the host board imports, left off devices: the live frame trace (a device
 # always runs quiet; make sim and the host board print the trace), the reader of a
 # Linux 9-bit capture stream, and (until the device budget has room for them) the MQTT
-# client and its Home Assistant bridge
-HOST_ONLY = ("lib/ucm/trace.py", "lib/ninebit/capture.py", "lib/ucm/mqtt.py", "lib/ucm/ha.py")
+# client, its Home Assistant bridge and the schedule
+HOST_ONLY = ("lib/ucm/trace.py", "lib/ninebit/capture.py", "lib/ucm/mqtt.py", "lib/ucm/ha.py", "lib/ucm/schedule.py")
 PARKED_MAIN = "/main.py.off"  # the old main.py while the copy runs (the firmware stays off)
 TOKEN_RULE = "8..128 characters without surrounding spaces"
 

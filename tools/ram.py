@@ -55,7 +55,7 @@ LOAD_S = 60
 SCALE_64 = 1.5  # heap factor for the 64-bit fallback
 ACK_WINDOW_MS = (40, 200)  # the UCM's link ACK after a frame of the heater's
 TOKEN = "ram-budget-token-1"
-GROUP_ORDER = ("codec", "engine", "ninebit", "Microdot", "API", "board", "the rest", "MQTT")
+GROUP_ORDER = ("codec", "engine", "ninebit", "Microdot", "API", "board", "the rest", "optional")
 HOW_32 = (
     "build one from MicroPython's sources: make -C ports/unix VARIANT=standard CFLAGS_EXTRA=-m32 "
     "LDFLAGS_EXTRA=-m32 MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 (Debian: gcc-multilib; "
@@ -85,8 +85,8 @@ def stage():
 def group_of(item):
     """The table group of one deployed module (an Item of tools/deploy.py)."""
     n = item.name
-    if n in ("lib/ucm/mqtt.py", "lib/ucm/ha.py"):
-        return "MQTT"  # host board only for now (tools/deploy.py HOST_ONLY): last, apart
+    if n in ("lib/ucm/mqtt.py", "lib/ucm/ha.py", "lib/ucm/schedule.py"):
+        return "optional"  # MQTT, HA, schedule: host board only for now (deploy HOST_ONLY)
     if n.startswith("lib/cta2045/"):
         return "codec"
     if n.startswith("lib/ucm/"):
