@@ -56,6 +56,7 @@ class Bridge:
         self._wake = False
         self._described = False  # discovery published with the heater's GetInformation
         self._asked = False  # the target temperature asked once the link is up
+        self._tasks = []  # commands being run
         self._nb_keys = 0  # 9-bit words with a published config
         self._nb_last = None
         client.will = (base + "/availability", b"offline", True, 1)
@@ -289,9 +290,11 @@ class Bridge:
         self._spawn(self.command(topic[len(self.base) + 5 :], payload.decode("utf-8", "replace").strip()))
 
     def _spawn(self, coro):
+        # a task per command, kept until done (CPython collects a task nothing refers to)
         import asyncio
 
-        asyncio.create_task(coro)
+        self._tasks = [t for t in self._tasks if not t.done()]
+        self._tasks.append(asyncio.create_task(coro))
 
     async def command(self, what, text):
         try:
