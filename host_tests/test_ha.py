@@ -9,6 +9,7 @@
 
 import json
 import os
+import queue
 import signal
 import time
 
@@ -76,15 +77,18 @@ def setup(tmp_path_factory):
         broker.stop()
 
 
-def _drain(ha, seconds=0.5):
-    out = []
-    end = time.monotonic() + seconds
+def _incoming(ha, timeout):
+    """The messages the watcher gets, (topic, payload, retained), for timeout seconds."""
+    end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
-            out.append(ha.q.get(timeout=0.05))
-        except Exception:
+            yield ha.q.get(timeout=0.05)
+        except queue.Empty:
             pass
-    return out
+
+
+def _drain(ha, seconds=0.5):
+    return list(_incoming(ha, seconds))
 
 
 def _state(ha, pred, timeout=20):
@@ -92,12 +96,7 @@ def _state(ha, pred, timeout=20):
     last = ha.last_state
     if last is not None and pred(last):
         return last
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            topic, payload, _ = ha.q.get(timeout=0.2)
-        except Exception:
-            continue
+    for topic, payload, _ in _incoming(ha, timeout):
         if topic == BASE + "/state":
             last = json.loads(payload)
             if pred(last):
@@ -108,16 +107,10 @@ def _state(ha, pred, timeout=20):
 def _configs(ha, timeout=20):
     """{(component, object id): config} once every entity has a config with the model."""
     got = {}
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            topic, payload, retained = ha.q.get(timeout=0.2)
-        except Exception:
-            continue
+    for topic, payload, _ in _incoming(ha, timeout):
         parts = topic.split("/")
         if parts[0] == "homeassistant" and parts[-1] == "config":
-            cfg = json.loads(payload)
-            got[(parts[1], parts[2][len(NODE) + 1 :])] = cfg
+            got[(parts[1], parts[2][len(NODE) + 1 :])] = json.loads(payload)
             if set(got) == ENTITIES and all(c["device"].get("model") for c in got.values()):
                 return got
     raise AssertionError("discovery incomplete: %s" % sorted(got))
@@ -219,15 +212,8 @@ def test_bad_payloads_are_answered_and_never_sent(setup):
     for what, payload, why in BAD:
         ha.send(BASE + "/set/" + what, payload)
         want = {"command": what, "payload": payload, "error": why}
-        end = time.monotonic() + 15
-        while True:
-            assert time.monotonic() < end, "no error answer for %s %r" % (what, payload)
-            try:
-                topic, text, _ = ha.q.get(timeout=0.2)
-            except Exception:
-                continue
-            if topic == BASE + "/error" and json.loads(text) == want:
-                break
+        answers = (json.loads(t) for topic, t, _ in _incoming(ha, 15) if topic == BASE + "/error")
+        assert want in answers, "no error answer for %s %r" % (what, payload)
         assert "ha: command %s %r refused: %s" % (what, payload, why) in r.output()
     # only the engine's own polls went to the heater meanwhile: no command frame
     after = [f for f in r.api("GET", "/api/log?n=64")[1]["frames"] if f["t_ms"] > t0 and f["dir"] == "tx"]
@@ -410,16 +396,13 @@ def test_ninebit_words_as_disabled_diagnostic_sensors(tmp_path):
     try:
         rows = r.wait(lambda: r.api("GET", "/api/ninebit/params")[1]["params"], 30, "9-bit words")
         configs, values = {}, None
-        end = time.monotonic() + 30
-        while time.monotonic() < end and not (values and len(configs) >= len(rows)):
-            try:
-                topic, payload, _ = ha.q.get(timeout=0.2)
-            except Exception:
-                continue
+        for topic, payload, _ in _incoming(ha, 30):
             if topic.endswith("/config") and "_nb_" in topic:
                 configs[topic] = json.loads(payload)
             elif topic == BASE + "/ninebit":
                 values = json.loads(payload)
+            if values and len(configs) >= len(rows):
+                break
         assert len(configs) >= len(rows) > 0, (len(configs), len(rows))
         for c in configs.values():
             assert c["enabled_by_default"] is False and c["entity_category"] == "diagnostic"

@@ -188,12 +188,12 @@ class Client:
         self._pid = self._pid % 0xFFFF + 1
         return self._pid
 
-    async def _acked(self, pid, data, dup_at=0):
+    async def _acked(self, pid, data, dup=False):
         # send data and wait for the PUBACK/SUBACK of pid; once more (DUP) if none comes
         w = self._waits[pid] = [asyncio.Event(), None]
         try:
             for attempt in range(2):
-                if attempt and dup_at:
+                if attempt and dup:
                     data = bytes((data[0] | 0x08,)) + data[1:]
                 await self._send(data)
                 try:
@@ -219,7 +219,7 @@ class Client:
             await self._send(packet(kind, head + payload))
             return
         pid = self._next_pid()
-        await self._acked(pid, packet(kind, head + bytes((pid >> 8, pid & 0xFF)) + payload), dup_at=1)
+        await self._acked(pid, packet(kind, head + bytes((pid >> 8, pid & 0xFF)) + payload), dup=True)
 
     async def subscribe(self, topic, qos=0):
         """Subscribe to a topic filter; MqttError when the broker refuses it."""
